@@ -1,0 +1,274 @@
+"""GAN quality metrics on a domain classifier's features, each with its real-data floor.
+
+Every metric compares a set of images with a *reference* set of real training images. The
+floor of a metric is the same metric for real test images against that reference, at the same
+sample count: no generator can be expected to beat it, and a metric far from its floor is bad.
+
+- FID (Heusel et al. 2017) and KID (Binkowski et al. 2018), computed by ``torchmetrics`` with our
+  :class:`~gan_core.classifier.Classifier`'s penultimate activations as the custom feature extractor.
+- Improved precision and recall (Kynkaenniemi et al. 2019) with k = 3 nearest neighbours.
+- Mode coverage: the classifier's class histogram of the samples against the real test histogram
+  (KL divergence and the number of classes hit) and the Inception-Score analogue.
+- Memorisation: each sample's pixel distance to its nearest training image, against the same
+  distance for real test images.
+
+All image inputs are uint8 (N, C, H, W), the form a user saves and sees; generated images are
+quantised with ``gan_core.data.to_uint8`` before they are scored.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gan_core.classifier import Classifier, predict
+from gan_core.data import to_model_range
+
+NEAREST_K = 3  # Kynkaenniemi et al.'s k for the manifold radii
+HIT_FRACTION = 0.2  # a class is "hit" when it gets at least this fraction of its real share
+COPY_QUANTILE = 0.01  # a "near copy" is closer to the training set than 99% of real test images
+COPY_FLAG = 0.05  # flag memorisation when 5x more samples than expected are near copies
+
+
+class ClassifierFeatures(nn.Module):
+    """torchmetrics feature extractor: float images (B, C, H, W) in [-1, 1] -> (B, embed_dim).
+
+    torchmetrics reads ``num_features`` instead of probing the module with a dummy image.
+    """
+
+    def __init__(self, classifier: Classifier):
+        super().__init__()
+        self.classifier = classifier.eval()
+        self.num_features = classifier.embed_dim
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier.features(images)
+
+
+def _batches(images_uint8: torch.Tensor, batch_size: int):
+    for chunk in images_uint8.split(batch_size):
+        yield to_model_range(chunk)
+
+
+def _pairwise_min_over(queries: torch.Tensor, keys: torch.Tensor, radii: torch.Tensor | None, chunk: int = 1024) -> torch.Tensor:
+    """For each query row: if ``radii`` is None, its distance to the nearest key; otherwise whether
+    it lies inside any key's ball (``||q - k_j|| <= radii_j``). queries (Q, F), keys (K, F)."""
+    out = []
+    for part in queries.split(chunk):
+        dist = torch.cdist(part, keys)  # (q, K)
+        out.append(dist.min(1).values if radii is None else (dist <= radii[None]).any(1))
+    return torch.cat(out)
+
+
+def knn_radii(features: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024) -> torch.Tensor:
+    """Distance from each row of features (N, F) to its k-th nearest other row: (N,)."""
+    if features.shape[0] <= k:
+        raise ValueError(f"k-NN radii need more than k={k} points, got {features.shape[0]}.")
+    radii = []
+    for part in features.split(chunk):
+        dist = torch.cdist(part, features)  # (n, N); the point itself is at distance 0 (index 0)
+        radii.append(dist.topk(k + 1, dim=1, largest=False).values[:, k])
+    return torch.cat(radii)
+
+
+def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = NEAREST_K) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaenniemi et al. 2019). Features (N, F) -> (precision, recall).
+
+    Precision: share of fake samples inside the real manifold (the union of balls around each real
+    feature reaching its k-th nearest real neighbour). Recall: share of real samples inside the
+    fake manifold built the same way. Both in [0, 1]; higher is better.
+    """
+    real_features, fake_features = real_features.float(), fake_features.float()
+    precision = _pairwise_min_over(fake_features, real_features, knn_radii(real_features, k)).float().mean().item()
+    recall = _pairwise_min_over(real_features, fake_features, knn_radii(fake_features, k)).float().mean().item()
+    return precision, recall
+
+
+def class_histogram(probs: torch.Tensor) -> torch.Tensor:
+    """Share of samples per predicted class: probs (N, K) -> (K,) summing to 1."""
+    counts = torch.bincount(probs.argmax(-1), minlength=probs.shape[1]).double()
+    return counts / counts.sum()
+
+
+def class_kl(real_hist: torch.Tensor, fake_hist: torch.Tensor, num_samples: int) -> float:
+    """KL(real || fake) of two class histograms (K,). 0 when equal; large when fake misses classes.
+
+    The fake histogram gets add-one smoothing over ``num_samples`` so a missed class costs a
+    finite, sample-size-aware penalty (about log(N p_real) nats per missed share) instead of infinity.
+    """
+    k = real_hist.numel()
+    fake = (fake_hist.double() * num_samples + 1) / (num_samples + k)
+    real = real_hist.double()
+    mask = real > 0
+    return float((real[mask] * (real[mask] / fake[mask]).log()).sum())
+
+
+def classes_hit(real_hist: torch.Tensor, fake_hist: torch.Tensor, fraction: float = HIT_FRACTION) -> int:
+    """Number of real classes whose generated share is at least ``fraction`` of their real share."""
+    present = real_hist > 0
+    return int(((fake_hist >= fraction * real_hist) & present).sum())
+
+
+def inception_score(probs: torch.Tensor) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) with the domain classifier (Salimans et al. 2016's formula).
+
+    1 for a generator that makes one class (or unsure images); K for confident, balanced samples.
+    """
+    probs = probs.double().clamp_min(1e-12)
+    marginal = probs.mean(0, keepdim=True)
+    return float(math.exp((probs * (probs.log() - marginal.log())).sum(1).mean()))
+
+
+def nearest_distances(queries_uint8: torch.Tensor, train_uint8: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """Per query, the L2 pixel distance (pixels in [0, 1]) to its nearest training image: (Q,)."""
+    queries = queries_uint8.flatten(1).float() / 255
+    train = train_uint8.flatten(1).float() / 255
+    return _pairwise_min_over(queries, train, None, chunk)
+
+
+def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
+    """Compare nearest-training-image distances of samples (fake_nn) and of real test images (test_nn).
+
+    ``copy_fraction``: share of samples closer to a training image than the 1st percentile of the test
+    images' distances (about 0.01 when the generator does not copy). ``flagged`` when it exceeds 0.05.
+    ``nn_ratio``: median sample distance / median test distance (much below 1 means copying).
+    """
+    threshold = torch.quantile(test_nn.double(), COPY_QUANTILE).item()
+    copy_fraction = (fake_nn.double() < threshold).double().mean().item()
+    median_fake, median_test = fake_nn.median().item(), test_nn.median().item()
+    return {
+        "nn_distance_median": median_fake,
+        "nn_ratio": median_fake / median_test if median_test > 0 else float("nan"),
+        "copy_fraction": copy_fraction,
+        "memorisation_flag": bool(copy_fraction > COPY_FLAG),
+    }
+
+
+@dataclass
+class Reference:
+    """The real side of every comparison, computed once per dataset and reused for many generators.
+
+    train_sample: uint8 (N, C, H, W) training images the metrics compare against; train_all: the full
+    training set for the memorisation check; test_sample: N real test images, scored for the floor.
+    """
+
+    classifier: Classifier
+    train_sample: torch.Tensor
+    train_all: torch.Tensor
+    test_sample: torch.Tensor
+    test_hist: torch.Tensor
+    real_features: torch.Tensor
+    test_nn: torch.Tensor
+    memorisation_samples: int
+    kid_subset_size: int
+    kid_subsets: int
+    seed: int
+    batch_size: int = 500
+
+    @classmethod
+    def build(
+        cls,
+        classifier: Classifier,
+        train_images: torch.Tensor,
+        test_images: torch.Tensor,
+        num: int = 10_000,
+        *,
+        memorisation_samples: int = 2_000,
+        kid_subset_size: int = 1_000,
+        kid_subsets: int = 100,
+        seed: int = 0,
+    ) -> "Reference":
+        """Draw ``num`` train and test images (fewer when a split is smaller: the count is capped at
+        the smaller split so that samples, reference and floor all have the same size)."""
+        if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+            raise ValueError(f"num must be an integer >= 2, got {num!r}.")
+        if train_images.dtype != torch.uint8 or test_images.dtype != torch.uint8:
+            raise ValueError("reference images must be uint8 (N, C, H, W).")
+        if train_images.shape[1:] != test_images.shape[1:]:
+            raise ValueError(f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape.")
+        count = min(num, len(train_images), len(test_images))
+        if count <= NEAREST_K:
+            raise ValueError(f"need more than {NEAREST_K} images per split, got {count}.")
+        rng = torch.Generator().manual_seed(seed)
+        train_sample = train_images[torch.randperm(len(train_images), generator=rng)[:count]]
+        test_sample = test_images[torch.randperm(len(test_images), generator=rng)[:count]]
+        real_features, _ = predict(classifier, train_sample)
+        _, test_probs = predict(classifier, test_sample)
+        mem = min(memorisation_samples, count)
+        test_nn = nearest_distances(test_sample[:mem], train_images)
+        return cls(
+            classifier=classifier, train_sample=train_sample, train_all=train_images, test_sample=test_sample,
+            test_hist=class_histogram(test_probs), real_features=real_features, test_nn=test_nn,
+            memorisation_samples=mem, kid_subset_size=min(kid_subset_size, count), kid_subsets=kid_subsets, seed=seed,
+        )
+
+    @property
+    def num(self) -> int:
+        return len(self.train_sample)
+
+    def fid_kid(self, images_uint8: torch.Tensor) -> dict:
+        """FID and KID (mean, std) of uint8 images against the reference, by torchmetrics."""
+        from torchmetrics.image.fid import FrechetInceptionDistance
+        from torchmetrics.image.kid import KernelInceptionDistance
+
+        extractor = ClassifierFeatures(self.classifier)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Kernel Inception Distance.*")
+            fid = FrechetInceptionDistance(feature=extractor)
+            kid = KernelInceptionDistance(feature=extractor, subsets=self.kid_subsets, subset_size=self.kid_subset_size)
+        for batch in _batches(self.train_sample, self.batch_size):
+            fid.update(batch, real=True)
+            kid.update(batch, real=True)
+        for batch in _batches(images_uint8, self.batch_size):
+            fid.update(batch, real=False)
+            kid.update(batch, real=False)
+        with torch.random.fork_rng():  # KID draws its subsets from the global RNG
+            torch.manual_seed(self.seed)
+            kid_mean, kid_std = kid.compute()
+        # FID >= 0 in exact arithmetic; clamp the round-off of identical sets.
+        return {"fid": max(float(fid.compute()), 0.0), "kid": float(kid_mean), "kid_std": float(kid_std)}
+
+    def score(self, images_uint8: torch.Tensor) -> dict:
+        """All metrics of uint8 images (N, C, H, W) against the reference; N should equal ``self.num``."""
+        if images_uint8.dtype != torch.uint8 or images_uint8.shape[1:] != self.train_sample.shape[1:]:
+            raise ValueError(
+                f"images must be uint8 {tuple(self.train_sample.shape[1:])} like the dataset, got "
+                f"{images_uint8.dtype} {tuple(images_uint8.shape[1:])}."
+            )
+        features, probs = predict(self.classifier, images_uint8)
+        precision, recall = precision_recall(self.real_features, features)
+        hist = class_histogram(probs)
+        fake_nn = nearest_distances(images_uint8[: self.memorisation_samples], self.train_all)
+        return {
+            **self.fid_kid(images_uint8),
+            "precision": precision,
+            "recall": recall,
+            "class_kl": class_kl(self.test_hist, hist, len(images_uint8)),
+            "classes_hit": classes_hit(self.test_hist, hist),
+            "inception_score": inception_score(probs),
+            **memorisation(fake_nn, self.test_nn),
+            "class_histogram": [round(v, 4) for v in hist.tolist()],
+        }
+
+    def floor(self) -> dict:
+        """The metrics of the real test sample: the best a generator can be expected to reach."""
+        return self.score(self.test_sample)
+
+
+# What each metric means, for tables and cards: (label, better direction).
+METRIC_INFO = {
+    "fid": ("FID (classifier features)", "lower"),
+    "kid": ("KID", "lower"),
+    "precision": ("precision (k=3)", "higher"),
+    "recall": ("recall (k=3)", "higher"),
+    "class_kl": ("class KL (test vs samples)", "lower"),
+    "classes_hit": ("classes hit", "higher"),
+    "inception_score": ("Inception-Score analogue", "higher"),
+    "nn_ratio": ("nearest-train distance / test's", "~1"),
+    "copy_fraction": ("near-copy fraction", "~0.01"),
+}
