@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import logging
 import os
 import sys
+from urllib.parse import urlencode
 
 import gradio as gr
 import pandas as pd
@@ -41,8 +43,11 @@ NAMES = EXPLORER.names
 N = ex.NUM_DIRECTIONS
 
 
-def ui(fn):
-    """Show a ValueError's sentence as a gr.Error instead of a traceback."""
+def ui(fn, names: list[str] | None = None):
+    """Show a ValueError's sentence as a gr.Error instead of a traceback.
+
+    ``names`` renames the parameters the API shows (for functions taking ``*amounts``).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args):
@@ -51,6 +56,8 @@ def ui(fn):
         except (ValueError, FileNotFoundError) as err:
             raise gr.Error(str(err)) from None
 
+    if names is not None:
+        wrapper.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
     return wrapper
 
 
@@ -145,33 +152,36 @@ def live_trigger(fn_name: str) -> str:
 
 
 LIVE = dict(trigger_mode="always_last", show_progress="hidden", queue=False)
+# Inputs reach gan_core as sent (no Gradio preprocessing), so a wrong type or range gets gan_core's sentence.
+RAW = dict(preprocess=False)
+STATE_NAMES = ["model", "seed", "psi"] + [f"d{k + 1}" for k in range(N)]
 
 
 # --------------------------------------------------------------------------- callbacks that fan one result out
 
 
-def model_view(name, seed, psi, *amounts):
+def model_view(model, seed, psi, *amounts):
     """Everything that follows the model: slider labels and values, picture, timeline, curves."""
-    labels = EXPLORER.direction_labels(name)
+    labels = EXPLORER.direction_labels(model)
     sliders = [gr.Slider(label=labels[k] if k < len(labels) else f"Direction {k + 1}", value=amounts[k] if k < len(labels) else 0.0, visible=k < len(labels)) for k in range(N)]
-    count, _ = EXPLORER.timeline_info(name)
-    losses, outputs = EXPLORER.training_curves(name)
+    count, _ = EXPLORER.timeline_info(model)
+    losses, outputs = EXPLORER.training_curves(model)
     return (
-        EXPLORER.summary(name),
+        EXPLORER.summary(model),
         seed,
         psi,
         *sliders,
-        EXPLORER.explore(name, seed, psi, *amounts[: len(labels)]),
+        EXPLORER.explore(model, seed, psi, *amounts[: len(labels)]),
         gr.Slider(minimum=1, maximum=max(count, 1), value=max(count, 1), interactive=count > 1),
-        EXPLORER.timeline(name, count) if count else None,
+        EXPLORER.timeline(model, count) if count else None,
         pd.DataFrame(losses, columns=["epoch", "value", "series"]),
         pd.DataFrame(outputs, columns=["epoch", "value", "series"]),
     )
 
 
-def select_model(name, seed):
+def select_model(model, seed):
     """Switch model, keep the seed, reset the sliders."""
-    return model_view(name, ex.check_seed(seed), 1.0, *([0.0] * N))
+    return model_view(model, ex.check_seed(seed), 1.0, *([0.0] * N))
 
 
 def restore(text):
@@ -185,15 +195,15 @@ def on_load(request: gr.Request):
     query = dict(request.query_params) if request is not None else {}
     if "seed" in query and query.get("model") in EXPLORER.models:
         try:
-            return restore("?" + "&".join(f"{k}={v}" for k, v in query.items()))
+            return restore("?" + urlencode(query))
         except ValueError:
             gr.Warning("The link's state was not valid; showing seed 0 instead.")
     return (NAMES[0], *select_model(NAMES[0], 0), gr.Tabs())
 
 
-def open_tile(name, start_seed, index):
+def open_tile(model, start_seed, index):
     """A grid tile's seed, opened in Explore with the sliders reset."""
-    return (*EXPLORER.start(name, EXPLORER.grid_pick(start_seed, index)), gr.Tabs(selected="explore"))
+    return (*EXPLORER.start(model, EXPLORER.grid_pick(start_seed, index)), gr.Tabs(selected="explore"))
 
 
 def tile_index(evt: gr.SelectData):
@@ -205,8 +215,8 @@ def add_tile(target, a, b, c, start_seed, evt: gr.SelectData):
     return ex.add_seed(target, a, b, c, EXPLORER.grid_pick(start_seed, evt.index))
 
 
-def arithmetic_tiles(name, start_seed):
-    return EXPLORER.grid(name, start_seed, 6)
+def arithmetic_tiles(model, start_seed):
+    return EXPLORER.grid(model, start_seed, 6)
 
 
 def explore_state(*state):
@@ -342,42 +352,43 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
 
     # Explore: live while dragging (JS fast path), exact on release, typing a seed, reset, random.
     gr.on([psi.input, *[d.input for d in directions]], None, state_inputs, None, js=live_trigger("live_explore"), **LIVE)
-    gr.on([psi.release, *[d.release for d in directions], seed.input], ui(EXPLORER.explore), state_inputs, picture, api_name="explore", **LIVE)
-    reset_button.click(ui(EXPLORER.start), [model, seed], start_outputs, api_name="reset", **LIVE)
-    random_button.click(ui(EXPLORER.random_start), model, start_outputs, api_name="random_seed", **LIVE)
-    model.input(ui(select_model), [model, seed], model_outputs, api_name="select_model", show_progress="hidden")
+    gr.on([psi.release, *[d.release for d in directions], seed.input], ui(EXPLORER.explore, STATE_NAMES), state_inputs, picture, api_name="explore", **LIVE, **RAW)
+    reset_button.click(ui(EXPLORER.start), [model, seed], start_outputs, api_name="reset", **LIVE, **RAW)
+    random_button.click(ui(EXPLORER.random_start), model, start_outputs, api_name="random_seed", **LIVE, **RAW)
+    model.input(ui(select_model), [model, seed], model_outputs, api_name="select_model", show_progress="hidden", **RAW)
 
     # Interpolate.
     interp_inputs = [model, keyframes, method, t, start_state]
     strip_inputs = [model, keyframes, method, frames, start_state]
     t.input(None, interp_inputs, None, js=live_trigger("live_interpolate"), **LIVE)
-    gr.on([t.release, keyframes.submit, method.change, start_state.change], ui(EXPLORER.interpolation_frame), interp_inputs, frame, api_name="interpolate", **LIVE)
-    gr.on([keyframes.submit, method.change, frames.release, start_state.change], ui(EXPLORER.interpolation_strip), strip_inputs, strip, api_name="strip", show_progress="hidden")
-    gif_button.click(ui(EXPLORER.interpolation_gif), strip_inputs, gif_file, api_name="gif")
-    from_explore.click(ui(explore_state), state_inputs, start_state, api_name="explore_state")
+    gr.on([t.release, keyframes.submit, method.change, start_state.change], ui(EXPLORER.interpolation_frame), interp_inputs, frame, api_name="interpolate", **LIVE, **RAW)
+    gr.on([keyframes.submit, method.change, frames.release, start_state.change], ui(EXPLORER.interpolation_strip), strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
+    gif_button.click(ui(EXPLORER.interpolation_gif), strip_inputs, gif_file, api_name="gif", **RAW)
+    from_explore.click(ui(explore_state, STATE_NAMES), state_inputs, start_state, api_name="explore_state", **RAW)
 
     # Vector arithmetic.
-    gr.on([pool_start.submit, model.input], ui(arithmetic_tiles), [model, pool_start], pool, api_name="arithmetic_tiles")
+    gr.on([pool_start.submit, model.input], ui(arithmetic_tiles), [model, pool_start], pool, api_name="arithmetic_tiles", **RAW)
     pool.select(ui(add_tile), [target, term_a, term_b, term_c, pool_start], [term_a, term_b, term_c], api_visibility="private")
-    compute.click(ui(EXPLORER.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic")
+    compute.click(ui(EXPLORER.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
 
     # Grid: show, and a click opens the tile in Explore.
-    gr.on([grid_button.click, grid_start.submit, model.input], ui(EXPLORER.grid), [model, grid_start, grid_side], grid, api_name="grid")
+    gr.on([grid_button.click, grid_start.submit, model.input], ui(EXPLORER.grid), [model, grid_start, grid_side], grid, api_name="grid", **RAW)
     grid.select(tile_index, None, picked, api_visibility="private").then(
         ui(open_tile),
         [model, grid_start, picked],
         [*start_outputs, tabs],
         api_name="grid_pick",
+        **RAW,
     )
 
     # How it trained.
-    gr.on([epoch.input, epoch.release], ui(EXPLORER.timeline), [model, epoch], timeline, api_name="timeline", **LIVE)
+    gr.on([epoch.input, epoch.release], ui(EXPLORER.timeline), [model, epoch], timeline, api_name="timeline", **LIVE, **RAW)
 
     # Share.
-    share_tab.select(ui(EXPLORER.share), state_inputs, [share_json, share_link], api_name="share").then(
+    share_tab.select(ui(EXPLORER.share, STATE_NAMES), state_inputs, [share_json, share_link], api_name="share", **RAW).then(
         None, share_link, share_link, js="(query) => query ? window.location.origin + window.location.pathname + query : query"
     )
-    restore_button.click(ui(restore), restore_text, [model, *model_outputs, tabs], api_name="restore")
+    restore_button.click(ui(restore), restore_text, [model, *model_outputs, tabs], api_name="restore", **RAW)
     demo.load(on_load, None, [model, *model_outputs, tabs], api_visibility="private")
 
 

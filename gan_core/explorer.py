@@ -261,10 +261,11 @@ class Explorer:
     def names(self) -> list[str]:
         return list(self.models)
 
-    def model(self, name) -> WarmModel:
-        if not isinstance(name, str) or name not in self.models:
-            raise ValueError(f"Unknown model {name!r}; this app serves: {', '.join(self.models)}.")
-        return self.models[name]
+    def get(self, model) -> WarmModel:
+        """The warm model called ``model``, else ValueError listing the served names."""
+        if not isinstance(model, str) or model not in self.models:
+            raise ValueError(f"Unknown model {model!r}; this app serves: {', '.join(self.models)}.")
+        return self.models[model]
 
     # -- pictures -----------------------------------------------------------
 
@@ -278,50 +279,50 @@ class Explorer:
             p_real = [None] * z.shape[0]
         return render.to_numpy_images(images), p_real
 
-    def state_latent(self, name, seed, psi, amounts) -> tuple[WarmModel, torch.Tensor]:
+    def state_latent(self, model, seed, psi, amounts) -> tuple[WarmModel, torch.Tensor]:
         """The z (1, D) of an Explore state, validated."""
-        model = self.model(name)
+        model = self.get(model)
         seed = check_seed(seed)
         psi = check_number(psi, "Truncation psi", *PSI_RANGE)
         amounts = check_amounts(list(amounts), model.num_directions)
         z = latent.truncate(_seed_noise(seed, model.latent_dim, model.noise, 1), psi)
         return model, latent.move(z, model.directions, amounts)
 
-    def explore(self, name, seed, psi, *amounts) -> dict:
+    def explore(self, model, seed, psi, *amounts) -> dict:
         """The Explore picture: {"src": PNG data URL (H x W), "p_real": D's P(real) or None, "seed", "model"}."""
-        model, z = self.state_latent(name, seed, psi, amounts)
+        model, z = self.state_latent(model, seed, psi, amounts)
         images, p_real = self._pictures(model, z)
         return {"src": render.data_url(images[0]), "p_real": p_real[0], "model": model.name, "seed": int(seed)}
 
-    def start(self, name, seed) -> tuple:
+    def start(self, model, seed) -> tuple:
         """A fresh Explore state for a seed: (seed, psi 1.0, NUM_DIRECTIONS zeros..., picture)."""
         seed = check_seed(seed)
-        return (seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.explore(name, seed, 1.0))
+        return (seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.explore(model, seed, 1.0))
 
-    def random_start(self, name) -> tuple:
+    def random_start(self, model) -> tuple:
         """:meth:`start` at a fresh random seed (the one place the app draws its own randomness)."""
-        self.model(name)
-        return self.start(name, secrets.randbelow(SEED_MAX + 1))
+        self.get(model)
+        return self.start(model, secrets.randbelow(SEED_MAX + 1))
 
-    def summary(self, name) -> str:
+    def summary(self, model) -> str:
         """One line of Markdown describing the model."""
-        model = self.model(name)
+        model = self.get(model)
         g = model.generator
         colour = "grey" if g.channels == 1 else "colour"
         verdict = "discriminator loaded" if model.discriminator is not None else "no discriminator shipped"
         epochs = f", {model.timeline[-1][0]} epochs" if model.timeline else ""
         return f"**{model.name}** · {g.image_size}×{g.image_size} {colour} · z in R^{g.latent_dim}{epochs} · {verdict} · from `{model.source}`"
 
-    def direction_labels(self, name) -> list[str]:
+    def direction_labels(self, model) -> list[str]:
         """Slider labels, strongest first: 'Direction 1 · strength 2.31'."""
-        model = self.model(name)
+        model = self.get(model)
         return [f"Direction {k + 1} · strength {s:.2f}" for k, s in enumerate(model.strengths.tolist())]
 
     # -- grid ---------------------------------------------------------------
 
-    def grid(self, name, start_seed, side) -> list[tuple[np.ndarray, str]]:
+    def grid(self, model, start_seed, side) -> list[tuple[np.ndarray, str]]:
         """side x side samples for seeds start_seed, start_seed + 1, ...: (upscaled tile, 'seed N') pairs."""
-        model = self.model(name)
+        model = self.get(model)
         start = check_seed(start_seed, "start seed")
         side = check_count(side, "Grid side", *GRID_SIDES)
         seeds = [start + i for i in range(side * side)]
@@ -357,9 +358,9 @@ class Explorer:
             )
         return torch.cat(z)  # (K, D)
 
-    def interpolation_frame(self, name, keyframes, method, t, start_state="") -> dict:
+    def interpolation_frame(self, model, keyframes, method, t, start_state="") -> dict:
         """The picture at position t in [0, 1] along the keyframe path: {"src", "p_real", "t"}."""
-        model = self.model(name)
+        model = self.get(model)
         check_choice(method, "Interpolation", tuple(latent.INTERPOLATIONS))
         t = check_number(t, "t", 0.0, 1.0)
         keys = self._keyframes(model, keyframes, start_state)
@@ -369,35 +370,35 @@ class Explorer:
         images, p_real = self._pictures(model, z)
         return {"src": render.data_url(images[0]), "p_real": p_real[0], "t": t}
 
-    def interpolation_frames(self, name, keyframes, method, frames, start_state="") -> np.ndarray:
+    def interpolation_frames(self, model, keyframes, method, frames, start_state="") -> np.ndarray:
         """uint8 frames (N, H, W[, 3]) evenly along the keyframe path."""
-        model = self.model(name)
+        model = self.get(model)
         check_choice(method, "Interpolation", tuple(latent.INTERPOLATIONS))
         frames = check_count(frames, "Frames", *FRAMES_RANGE)
         keys = self._keyframes(model, keyframes, start_state)
         images, _ = self._pictures(model, latent.path(keys, frames, method))
         return images
 
-    def interpolation_strip(self, name, keyframes, method, frames, start_state="") -> dict:
+    def interpolation_strip(self, model, keyframes, method, frames, start_state="") -> dict:
         """The N frames side by side in one row: {"src": PNG data URL, "frames": N}."""
-        images = self.interpolation_frames(name, keyframes, method, frames, start_state)
+        images = self.interpolation_frames(model, keyframes, method, frames, start_state)
         strip = render.make_grid(images, ncols=len(images), padding=1)
         return {"src": render.data_url(strip), "frames": len(images)}
 
-    def interpolation_gif(self, name, keyframes, method, frames, start_state="", directory=None) -> str:
+    def interpolation_gif(self, model, keyframes, method, frames, start_state="", directory=None) -> str:
         """Write the walk as an animated GIF (tiles upscaled x4, looping) and return its path."""
-        images = self.interpolation_frames(name, keyframes, method, frames, start_state)
+        images = self.interpolation_frames(model, keyframes, method, frames, start_state)
         big = np.stack([render.upscale(image, GRID_TILE_SCALE) for image in images])
-        handle, path = tempfile.mkstemp(prefix=f"{name.replace('/', '_')}-walk-", suffix=".gif", dir=directory)
+        handle, path = tempfile.mkstemp(prefix=f"{model.replace('/', '_')}-walk-", suffix=".gif", dir=directory)
         with os.fdopen(handle, "wb") as out:
             out.write(render.gif_bytes(big, duration_ms=80))
         return path
 
     # -- vector arithmetic --------------------------------------------------
 
-    def arithmetic(self, name, seeds_a, seeds_b, seeds_c) -> dict:
+    def arithmetic(self, model, seeds_a, seeds_b, seeds_c) -> dict:
         """DCGAN arithmetic A - B + C, each term the mean z of its seeds: pictures of the terms and the result."""
-        model = self.model(name)
+        model = self.get(model)
         terms = [parse_seeds(text, f"Term {label}") for text, label in ((seeds_a, "A"), (seeds_b, "B"), (seeds_c, "C"))]
         z_terms = [torch.cat([_seed_noise(s, model.latent_dim, model.noise, 1) for s in seeds]) for seeds in terms]  # (N_i, D)
         means = torch.stack([z.mean(0) for z in z_terms])  # (3, D)
@@ -409,23 +410,23 @@ class Explorer:
 
     # -- how it trained -----------------------------------------------------
 
-    def timeline_info(self, name) -> tuple[int, int]:
+    def timeline_info(self, model) -> tuple[int, int]:
         """(number of timeline pictures, last epoch); (0, 0) when the model shipped none."""
-        model = self.model(name)
+        model = self.get(model)
         return len(model.timeline), (model.timeline[-1][0] if model.timeline else 0)
 
-    def timeline(self, name, position) -> dict:
+    def timeline(self, model, position) -> dict:
         """The fixed-z grid at timeline position 1..N: {"src", "epoch", "count"}."""
-        model = self.model(name)
+        model = self.get(model)
         if not model.timeline:
             raise ValueError(f"Model {model.name!r} shipped no timeline/ pictures, so there is no training timeline to show.")
         position = check_count(position, "Timeline position", 1, len(model.timeline))
         epoch, src = model.timeline[position - 1]
         return {"src": src, "epoch": epoch, "count": len(model.timeline)}
 
-    def training_curves(self, name) -> tuple[list[dict], list[dict]]:
+    def training_curves(self, model) -> tuple[list[dict], list[dict]]:
         """Long-format rows for two plots: losses (Loss_D, Loss_G) and D's outputs (D(x), D(G(z)))."""
-        model = self.model(name)
+        model = self.get(model)
         losses, outputs = [], []
         for record in model.log:
             epoch = float(record.get("epoch", 0.0))
@@ -435,9 +436,9 @@ class Explorer:
 
     # -- share --------------------------------------------------------------
 
-    def share(self, name, seed, psi, *amounts) -> tuple[str, str]:
+    def share(self, model, seed, psi, *amounts) -> tuple[str, str]:
         """The Explore state as (JSON text, URL query string '?model=...') after validating it."""
-        model, _ = self.state_latent(name, seed, psi, amounts)
+        model, _ = self.state_latent(model, seed, psi, amounts)
         state = {"model": model.name, "seed": int(seed), "psi": round(float(psi), 4), "directions": [round(float(a), 4) for a in check_amounts(list(amounts), model.num_directions)]}
         query = urlencode({"model": state["model"], "seed": state["seed"], "psi": state["psi"], "d": ",".join(f"{a:g}" for a in state["directions"])})
         return json.dumps(state), "?" + query
@@ -455,7 +456,7 @@ def parse_state(text) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("Paste a state: the JSON or the link from the Share tab.")
     text = text.strip()
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         try:
             state = json.loads(text)
         except json.JSONDecodeError as err:
@@ -475,7 +476,10 @@ def parse_state(text) -> dict:
     missing = [key for key in ("model", "seed") if key not in state]
     if missing:
         raise ValueError(f"The state lacks {', '.join(missing)}; a state names model and seed (psi and directions are optional).")
-    return {"model": state["model"], "seed": state["seed"], "psi": state.get("psi", 1.0), "directions": list(state.get("directions", []))}
+    directions = state.get("directions", [])
+    if not isinstance(directions, list):
+        raise ValueError(f"The state's directions must be a list of numbers, got {directions!r}.")
+    return {"model": state["model"], "seed": state["seed"], "psi": state.get("psi", 1.0), "directions": directions}
 
 
 def add_seed(target, a, b, c, seed) -> tuple[str, str, str]:

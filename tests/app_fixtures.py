@@ -1,0 +1,89 @@
+"""Helpers for the app's tests: tiny model folders in the shipped layout, and a real app server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_core import render
+from gan_core.hub import save_model
+from gan_core.models import Discriminator, Generator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_model_folder(folder: Path, *, image_size: int = 16, channels: int = 1, latent_dim: int = 8, epochs: int = 3, seed: int = 0, with_discriminator: bool = True) -> Path:
+    """A shipped-layout model folder: generator/, discriminator/, timeline/epoch_NNN.png, train_log.jsonl."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        save_model(Generator(latent_dim=latent_dim, image_size=image_size, channels=channels, g_features=4), folder / "generator")
+        if with_discriminator:
+            save_model(Discriminator(image_size=image_size, channels=channels, d_features=4), folder / "discriminator")
+    rng = np.random.default_rng(seed)
+    (folder / "timeline").mkdir(parents=True)
+    shape = (4, image_size, image_size) + ((3,) if channels == 3 else ())
+    for epoch in range(1, epochs + 1):
+        render.save_png(render.make_grid(rng.integers(0, 256, shape, dtype=np.uint8)), folder / "timeline" / f"epoch_{epoch:03d}.png")
+    records = [
+        {"step": 10 * i, "epoch": i / 2, "loss_d": 1.0 / i, "loss_g": 1.0 + i, "d_real": 0.9, "d_fake": 0.1 * i, "d_fake_after": 0.1}
+        for i in range(1, 2 * epochs + 1)
+    ]
+    (folder / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppServer:
+    """``python app.py --model ...`` in a subprocess on a free port; stop() ends it."""
+
+    def __init__(self, models: list[Path], timeout: float = 120.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port), GRADIO_ANALYTICS_ENABLED="False")
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        args = [sys.executable, str(ROOT / "app.py")] + [item for m in models for item in ("--model", str(m))]
+        self.log_path = Path(models[0]).parent / f"app-{self.port}.log"
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{self.log()}")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()

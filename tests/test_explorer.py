@@ -1,0 +1,357 @@
+"""gan_core.explorer: model discovery, warm models and every view the app shows, on tiny models."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from app_fixtures import make_model_folder
+from PIL import Image
+
+from gan_core import explorer as ex
+from gan_core import latent, render
+from gan_core.hub import load_discriminator, load_generator, save_model
+from gan_core.models import Generator
+
+
+def decode(url: str) -> np.ndarray:
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "grey": make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8),
+        "colour": make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, with_discriminator=False, epochs=2),
+    }
+
+
+@pytest.fixture(scope="module")
+def explorer(folders):
+    return ex.Explorer.from_sources([str(folders["grey"]), str(folders["colour"])])
+
+
+ZEROS = [0.0] * ex.NUM_DIRECTIONS
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("seed", [0, 5, 7.0, ex.SEED_MAX, np.int64(3)])
+def test_check_seed_accepts_whole_numbers(seed):
+    assert ex.check_seed(seed) == int(seed)
+
+
+@pytest.mark.parametrize("seed", [-1, ex.SEED_MAX + 1, 1.5, math.nan, math.inf, "3", None, True, [1]])
+def test_check_seed_rejects_with_the_accepted_range(seed):
+    with pytest.raises(ValueError, match=r"whole number from 0 to 2147483647, got"):
+        ex.check_seed(seed)
+
+
+@pytest.mark.parametrize("value", [math.nan, -math.inf, 2.5, -0.1, "1", None, False])
+def test_check_number_rejects_nan_out_of_range_and_wrong_types(value):
+    with pytest.raises(ValueError, match=r"psi must be a number from 0 to 2, got"):
+        ex.check_number(value, "psi", 0.0, 2.0)
+
+
+def test_check_count_and_amounts():
+    assert ex.check_count(4.0, "Frames", 2, 64) == 4
+    for bad in (1, 65, 3.5, 10**9, math.nan, "8"):
+        with pytest.raises(ValueError, match="Frames must be a whole number from 2 to 64"):
+            ex.check_count(bad, "Frames", 2, 64)
+    assert ex.check_amounts([1.0, -2.0], 4) == [1.0, -2.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="Direction 2 must be a number from -8 to 8"):
+        ex.check_amounts([0.0, 9.0], 4)
+    with pytest.raises(ValueError, match="Got 5 direction amounts"):
+        ex.check_amounts([0.0] * 5, 4)
+    with pytest.raises(ValueError, match="list of up to"):
+        ex.check_amounts("0.5", 4)
+
+
+def test_parse_seeds():
+    assert ex.parse_seeds("3, 7 12", "A") == [3, 7, 12]
+    assert ex.parse_seeds([1, 2.0], "A") == [1, 2]
+    with pytest.raises(ValueError, match="'x' is not one"):
+        ex.parse_seeds("3, x", "Term A")
+    with pytest.raises(ValueError, match="Term A needs 1 to 8 seeds, got 0"):
+        ex.parse_seeds("  ", "Term A")
+    with pytest.raises(ValueError, match="needs 1 to 8 seeds, got 9"):
+        ex.parse_seeds(",".join(map(str, range(9))), "Term A")
+    with pytest.raises(ValueError, match="whole number from 0 to"):
+        ex.parse_seeds("99999999999", "Term A")
+    with pytest.raises(ValueError, match="seeds separated by commas"):
+        ex.parse_seeds(12, "Term A")
+
+
+def test_add_seed_appends_to_the_chosen_term():
+    assert ex.add_seed("B", "1", "", "3, 4", 9) == ("1", "9", "3, 4")
+    assert ex.add_seed("C", "1", "", "3, 4,", 9) == ("1", "", "3, 4, 9")
+    with pytest.raises(ValueError, match="The term must be one of A, B, C"):
+        ex.add_seed("D", "", "", "", 1)
+
+
+# ----------------------------------------------------------------------------- sources and loading
+
+
+def test_sources_from_prefers_cli_then_env_then_weights(tmp_path, folders):
+    weights = tmp_path / "weights"
+    make_model_folder(weights / "b-model")
+    make_model_folder(weights / "a-model")
+    (weights / "not-a-model").mkdir()
+    assert ex.sources_from(["x"], "y,z", weights) == ["x"]
+    assert ex.sources_from(None, " y , z ", weights) == ["y", "z"]
+    assert ex.sources_from(None, "", weights) == [str(weights / "a-model"), str(weights / "b-model")]
+    assert ex.sources_from(None, None, tmp_path / "missing") == []
+
+
+def test_load_warm_model_holds_everything_the_app_shows(folders):
+    model = ex.load_warm_model(str(folders["grey"]))
+    assert model.name == "grey" and model.discriminator is not None
+    assert model.num_directions == 8 and model.directions.shape == (8, 8)
+    generator = load_generator(folders["grey"] / "generator")
+    directions, strengths = latent.sefa_directions(generator.first_layer.weight)
+    torch.testing.assert_close(model.directions, directions[:8])
+    torch.testing.assert_close(model.strengths, strengths[:8])
+    assert [epoch for epoch, _ in model.timeline] == [1, 2, 3]
+    assert decode(model.timeline[0][1]).ndim == 2
+    assert len(model.log) == 6 and model.log[0]["loss_d"] == 1.0
+
+
+def test_load_warm_model_caps_directions_at_latent_dim(folders):
+    model = ex.load_warm_model(str(folders["colour"]))
+    assert model.num_directions == 6 and model.discriminator is None
+
+
+def test_load_warm_model_accepts_a_generator_folder_and_a_run_in_progress(tmp_path, folders):
+    direct = ex.load_warm_model(str(folders["grey"] / "generator"))
+    assert direct.name == "generator" and direct.discriminator is not None  # sibling discriminator/ found
+    run = tmp_path / "run"
+    for epoch in (1, 2):
+        save_model(Generator(latent_dim=4, image_size=8, channels=1, g_features=2), run / "snapshots" / f"epoch_{epoch:03d}")
+    model = ex.load_warm_model(str(run))
+    assert model.latent_dim == 4 and model.discriminator is None and model.timeline == []
+
+
+def test_load_warm_model_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a Hub repo id"):
+        ex.load_warm_model(str(tmp_path / "missing" / "deeper" / "folder"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no generator"):
+        ex.load_warm_model(str(tmp_path / "empty"))
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        ex.load_warm_model(str(tmp_path / "file.txt"))
+
+
+def test_hub_repo_id_is_tried_and_fails_clearly_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="Could not get the Hub repo 'nobody/no-such-dcgan'"):
+        ex.resolve_source("nobody/no-such-dcgan")
+
+
+def test_explorer_needs_a_model():
+    with pytest.raises(ValueError, match="No models to serve"):
+        ex.Explorer([])
+
+
+def test_unknown_model_lists_the_served_ones(explorer):
+    assert explorer.names == ["grey", "colour"]
+    with pytest.raises(ValueError, match=r"Unknown model 'nope'; this app serves: grey, colour\."):
+        explorer.explore("nope", 0, 1.0)
+    with pytest.raises(ValueError, match="Unknown model"):
+        explorer.grid(None, 0, 2)
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def expected_picture(folders, name, z):
+    generator = load_generator(folders[name] / "generator")
+    with torch.no_grad():
+        return render.to_numpy_images(generator(z))[0]
+
+
+def test_explore_renders_the_state_latent_exactly(explorer, folders):
+    amounts = [1.5, -2.0, 0, 0, 0, 0, 0, 0.5]
+    out = explorer.explore("grey", 42, 0.7, *amounts)
+    model = explorer.get("grey")
+    z = 0.7 * latent.noise_for_seed(42, 8) + torch.tensor(amounts) @ model.directions
+    assert np.array_equal(decode(out["src"]), expected_picture(folders, "grey", z))
+    discriminator = load_discriminator(folders["grey"] / "discriminator")
+    with torch.no_grad():
+        p_real = torch.sigmoid(discriminator(load_generator(folders["grey"] / "generator")(z))).item()
+    assert out["p_real"] == pytest.approx(p_real, abs=1e-6)
+    assert out["seed"] == 42 and out["model"] == "grey"
+
+
+def test_explore_is_deterministic_and_the_sliders_change_the_picture(explorer):
+    base = explorer.explore("grey", 3, 1.0)
+    assert explorer.explore("grey", 3, 1.0, *ZEROS) == base
+    assert explorer.explore("grey", 3, 1.0, 6.0)["src"] != base["src"]
+    assert explorer.explore("grey", 4, 1.0)["src"] != base["src"]
+
+
+def test_explore_colour_model_without_d(explorer):
+    out = explorer.explore("colour", 1, 1.0, *[0.5] * 6)
+    assert decode(out["src"]).shape == (8, 8, 3) and out["p_real"] is None
+    with pytest.raises(ValueError, match="Got 8 direction amounts; this model has 6"):
+        explorer.explore("colour", 1, 1.0, *ZEROS)
+
+
+def test_explore_rejects_bad_values(explorer):
+    with pytest.raises(ValueError, match="Truncation psi must be a number from 0 to 2, got nan"):
+        explorer.explore("grey", 1, math.nan)
+    with pytest.raises(ValueError, match="The seed must be"):
+        explorer.explore("grey", "abc", 1.0)
+    with pytest.raises(ValueError, match="Direction 3 must be a number from -8 to 8"):
+        explorer.explore("grey", 1, 1.0, 0, 0, 100)
+
+
+def test_start_and_random_start_reset_the_sliders(explorer):
+    seed, psi, *rest = explorer.start("grey", 9)
+    amounts, picture = rest[:-1], rest[-1]
+    assert (seed, psi, amounts) == (9, 1.0, ZEROS)
+    assert picture == explorer.explore("grey", 9, 1.0)
+    seed, *_ = explorer.random_start("grey")
+    assert 0 <= seed <= ex.SEED_MAX
+    with pytest.raises(ValueError, match="Unknown model"):
+        explorer.random_start("nope")
+
+
+def test_direction_labels_are_strongest_first(explorer):
+    labels = explorer.direction_labels("grey")
+    strengths = [float(label.rsplit(" ", 1)[1]) for label in labels]
+    assert labels[0].startswith("Direction 1 · strength") and strengths == sorted(strengths, reverse=True)
+
+
+def test_grid_tiles_are_consecutive_seeds(explorer, folders):
+    tiles = explorer.grid("grey", 10, 2)
+    assert [caption for _, caption in tiles] == ["seed 10", "seed 11", "seed 12", "seed 13"]
+    image = tiles[2][0]
+    assert image.shape == (16 * ex.GRID_TILE_SCALE, 16 * ex.GRID_TILE_SCALE)
+    assert np.array_equal(image[:: ex.GRID_TILE_SCALE, :: ex.GRID_TILE_SCALE], decode(explorer.explore("grey", 12, 1.0)["src"]))
+    assert explorer.grid_pick(10, 2) == 12
+    with pytest.raises(ValueError, match="Grid side must be a whole number from 2 to 8"):
+        explorer.grid("grey", 0, 100)
+    with pytest.raises(ValueError, match="start seed must be at most"):
+        explorer.grid("grey", ex.SEED_MAX - 1, 2)
+    with pytest.raises(ValueError, match="Tile index must be"):
+        explorer.grid_pick(0, -1)
+
+
+def test_interpolation_frame_hits_the_keyframes(explorer):
+    first = explorer.interpolation_frame("grey", "5, 6, 7", "slerp", 0.0)
+    middle = explorer.interpolation_frame("grey", "5, 6, 7", "slerp", 0.5)
+    last = explorer.interpolation_frame("grey", "5, 6, 7", "lerp", 1.0)
+    for out, seed in ((first, 5), (middle, 6), (last, 7)):
+        assert np.array_equal(decode(out["src"]), decode(explorer.explore("grey", seed, 1.0)["src"]))
+    assert explorer.interpolation_frame("grey", "5, 6", "slerp", 0.3)["src"] != first["src"]
+
+
+def test_interpolation_can_start_at_the_explore_state(explorer):
+    state, _ = explorer.share("grey", 1, 0.5, 2.0)
+    start = explorer.interpolation_frame("grey", "9", "slerp", 0.0, state)
+    assert start["src"] == explorer.explore("grey", 1, 0.5, 2.0)["src"]
+    end = explorer.interpolation_frame("grey", "9", "slerp", 1.0, state)
+    assert end["src"] == explorer.explore("grey", 9, 1.0)["src"]
+    with pytest.raises(ValueError, match="at least 2 keyframes; got 1"):
+        explorer.interpolation_frame("grey", "9", "slerp", 0.5)
+    colour_state, _ = explorer.share("colour", 1, 1.0)
+    with pytest.raises(ValueError, match="state is for model 'colour', not 'grey'"):
+        explorer.interpolation_frame("grey", "9", "slerp", 0.5, colour_state)
+
+
+def test_interpolation_rejects_bad_values(explorer):
+    with pytest.raises(ValueError, match="Interpolation must be one of"):
+        explorer.interpolation_frame("grey", "1, 2", "cubic", 0.5)
+    with pytest.raises(ValueError, match="t must be a number from 0 to 1"):
+        explorer.interpolation_frame("grey", "1, 2", "slerp", 1.5)
+    with pytest.raises(ValueError, match="Frames must be a whole number from 2 to 64, got 1000000"):
+        explorer.interpolation_strip("grey", "1, 2", "slerp", 1_000_000)
+    with pytest.raises(ValueError, match="Keyframes needs 1 to 8 seeds"):
+        explorer.interpolation_strip("grey", ",".join(map(str, range(9))), "slerp", 4)
+
+
+def test_strip_and_gif_hold_n_frames(explorer, tmp_path):
+    strip = explorer.interpolation_strip("grey", "1, 2", "lerp", 5)
+    assert strip["frames"] == 5 and decode(strip["src"]).shape == (16 + 2, 5 * 17 + 1)
+    path = explorer.interpolation_gif("grey", "1, 2", "lerp", 7, "", directory=tmp_path)
+    gif = Image.open(path)
+    assert gif.n_frames == 7 and gif.size == (16 * ex.GRID_TILE_SCALE,) * 2
+    gif.seek(0)
+    first = np.asarray(gif.convert("L"))[:: ex.GRID_TILE_SCALE, :: ex.GRID_TILE_SCALE]
+    assert np.array_equal(first, decode(explorer.explore("grey", 1, 1.0)["src"]))
+
+
+def test_arithmetic_matches_the_paper_formula(explorer, folders):
+    out = explorer.arithmetic("grey", "1, 2", "3", "4, 5, 6")
+    z = lambda seeds: torch.cat([latent.noise_for_seed(s, 8) for s in seeds])  # noqa: E731
+    result = z([1, 2]).mean(0) - z([3]).mean(0) + z([4, 5, 6]).mean(0)
+    assert np.array_equal(decode(out["result"]), expected_picture(folders, "grey", result[None]))
+    assert np.array_equal(decode(out["b"]), decode(explorer.explore("grey", 3, 1.0)["src"]))
+    assert out["seeds"] == {"a": [1, 2], "b": [3], "c": [4, 5, 6]} and 0 < out["p_real"] < 1
+    same = explorer.arithmetic("grey", "7", "7", "8")  # A - A + C = C
+    assert np.array_equal(decode(same["result"]), decode(explorer.explore("grey", 8, 1.0)["src"]))
+    with pytest.raises(ValueError, match="Term B needs 1 to 8 seeds, got 0"):
+        explorer.arithmetic("grey", "1", "", "2")
+
+
+def test_timeline_and_training_curves(explorer, folders):
+    assert explorer.timeline_info("grey") == (3, 3)
+    frame = explorer.timeline("grey", 2)
+    assert frame["epoch"] == 2 and frame["count"] == 3
+    assert frame["src"] == "data:image/png;base64," + base64.b64encode((folders["grey"] / "timeline" / "epoch_002.png").read_bytes()).decode()
+    with pytest.raises(ValueError, match="Timeline position must be a whole number from 1 to 3"):
+        explorer.timeline("grey", 4)
+    losses, outputs = explorer.training_curves("grey")
+    assert {row["series"] for row in losses} == {"Loss_D", "Loss_G"}
+    assert {row["series"] for row in outputs} == {"D(x) on real", "D(G(z)) on fake"}
+    assert len(losses) == len(outputs) == 12 and losses[0] == {"epoch": 0.5, "value": 1.0, "series": "Loss_D"}
+
+
+def test_share_and_restore_round_trip(explorer):
+    text, query = explorer.share("grey", 12, 0.8, 1.25, 0, -3)
+    state = json.loads(text)
+    assert state == {"model": "grey", "seed": 12, "psi": 0.8, "directions": [1.25, 0.0, -3.0] + [0.0] * 5}
+    assert query.startswith("?model=grey&seed=12&psi=0.8&d=1.25")
+    for pasted in (text, query, "https://example.hf.space/" + query):
+        restored = explorer.restore(pasted)
+        assert restored == state
+    partial = explorer.restore('{"model": "colour", "seed": 3}')
+    assert partial == {"model": "colour", "seed": 3, "psi": 1.0, "directions": [0.0] * 6}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "Paste a state"),
+        ("{oops", "not valid JSON"),
+        ("[1, 2]", "not valid JSON|must be an object"),
+        ('{"seed": 1}', "lacks model"),
+        ('{"model": "nope", "seed": 1}', "Unknown model"),
+        ('{"model": "grey", "seed": -5}', "whole number from 0"),
+        ('{"model": "grey", "seed": 1, "directions": 5}', "directions must be a list"),
+        ("?model=grey&seed=1&psi=abc", "must be numbers"),
+        ("?model=grey&seed=1&d=100", "Direction 1 must be a number"),
+    ],
+)
+def test_restore_rejects_bad_states(explorer, text, message):
+    with pytest.raises(ValueError, match=message):
+        explorer.restore(text)
+
+
+def test_live_turns_errors_into_a_message(explorer):
+    assert explorer.explore("grey", 1, 1.0) == ex.live(explorer.explore, "grey", 1, 1.0)
+    assert ex.live(explorer.explore, "grey", -1, 1.0) == {"error": "The seed must be a whole number from 0 to 2147483647, got -1."}
+
+
+def test_summary_describes_the_model(explorer):
+    assert explorer.summary("grey").startswith("**grey** · 16×16 grey · z in R^8, 3 epochs · discriminator loaded")
+    assert "8×8 colour" in explorer.summary("colour") and "no discriminator shipped" in explorer.summary("colour")
