@@ -176,7 +176,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
     return hub.load_model(Classifier, path, device=device)
 
 
-def classifier_card(dataset: str, config: ClassifierConfig, test_accuracy: float, num_train: int, num_test: int, seconds: float, command: str, model: Classifier) -> str:
+def classifier_card(dataset: str, config: ClassifierConfig, test_accuracy: float, train: ImageData, num_test: int, seconds: float, command: str, model: Classifier) -> str:
     params = sum(p.numel() for p in model.parameters())
     return f"""---
 library_name: gan_core
@@ -193,8 +193,8 @@ metrics:
 
 # Evaluation classifier: {dataset}
 
-A small CNN ({params:,} parameters) trained by `gan_core` on the {num_train:,} training images of
-**{dataset}**. It is the feature extractor of `python -m gan_core.evaluate`: its {model.embed_dim}-d
+A small CNN ({params:,} parameters) trained by `gan_core` on the {len(train):,} training images of
+**{dataset}** (from `{train.source}`). It is the feature extractor of `python -m gan_core.evaluate`: its {model.embed_dim}-d
 penultimate activations replace Inception features for FID, KID and precision/recall, and its class
 probabilities give the class histogram and the Inception-Score analogue.
 
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     test_accuracy = accuracy(model, test)
     command = "python -m gan_core.classifier " + shlex.join(sys.argv[1:] if argv is None else argv)
-    card = classifier_card(args.dataset, config, test_accuracy, len(train), len(test), seconds, command, model)
+    card = classifier_card(args.dataset, config, test_accuracy, train, len(test), seconds, command, model)
     hub.save_model(model, args.out, card)
     print(f"{args.dataset}: test accuracy {test_accuracy:.4f} ({len(test)} images), {seconds:.0f} s; saved to {args.out}")
     return 0

@@ -1,0 +1,148 @@
+"""Quality at an equal wall-clock budget: our trainer vs the pytorch/examples baseline.
+
+    nohup flock /tmp/cpu_bench.lock python benchmarks/quality_at_budget.py --dataset fashion-mnist --minutes 12 &
+
+Trains ours (``gan_core.training.Trainer``, defaults) and then the baseline (``baseline_dcgan.py``,
+2 DataLoader workers as in pytorch/examples) for the same number of wall-clock minutes each, on
+the same data, architecture and batch size, then scores both with ``gan_core.evaluate``'s metrics
+(same reference, same noise, --num samples). Data loading and scoring are outside the budget.
+
+Each trainer is scored as its users would sample it, and also the other way round, so no side
+is judged by a sampling choice alone:
+- ours: the exported generator (EMA weights, BatchNorm recalibrated, eval mode), and the raw G;
+- baseline: G in eval mode (running BatchNorm statistics), and G in train mode on batches of 128,
+  which is how pytorch/examples draws its fixed-noise samples (it never calls ``eval()``).
+
+Writes benchmarks/results/quality_at_budget_<dataset>.json and a 64-sample grid per trainer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from baseline_dcgan import BaselineConfig, train_baseline  # noqa: E402
+from train_throughput import machine  # noqa: E402
+
+from gan_core import render  # noqa: E402
+from gan_core.classifier import load_classifier  # noqa: E402
+from gan_core.data import load_dataset, to_uint8  # noqa: E402
+from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
+from gan_core.latent import noise_for_seed  # noqa: E402
+from gan_core.training import TrainConfig, Trainer  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@torch.no_grad()
+def sample_train_mode(generator: torch.nn.Module, num: int, seed: int, batch_size: int = 128) -> torch.Tensor:
+    """pytorch/examples' way: G left in train mode, so BatchNorm uses each batch's statistics.
+    Runs on a copy (train-mode forwards would move the running statistics). uint8 (N, C, H, W)."""
+    model = copy.deepcopy(generator).cpu().train()
+    z = noise_for_seed(seed, model.latent_dim, "normal", num)
+    return torch.cat([to_uint8(model(part)) for part in z.split(batch_size)])
+
+
+def save_grid(images_uint8: torch.Tensor, path: Path) -> None:
+    array = images_uint8[:64].permute(0, 2, 3, 1).numpy()
+    array = array[..., 0] if array.shape[-1] == 1 else array
+    render.save_png(render.make_grid(array, ncols=8), path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--data-dir")
+    p.add_argument("--minutes", type=float, default=12.0, help="training budget per trainer (default 12)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (training; scoring runs on the CPU)")
+    p.add_argument("--num", type=int, default=10_000, help="samples scored per model (default 10000)")
+    p.add_argument("--workers", type=int, default=2, help="baseline DataLoader workers (default 2, as pytorch/examples)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work-dir", default="runs/quality_at_budget", help="where the trained models are kept")
+    p.add_argument("--classifier", help="evaluation classifier (default weights/classifiers/DATASET)")
+    p.add_argument("--out", help="result JSON (default benchmarks/results/quality_at_budget_<dataset>.json)")
+    args = p.parse_args(argv)
+    if not args.minutes > 0:
+        p.error(f"--minutes must be positive, got {args.minutes}")
+    classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
+    work = Path(args.work_dir)
+    data = load_dataset(args.dataset, data_dir=args.data_dir)
+
+    # Ours: the library's defaults, limited by wall clock.
+    config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
+                         out_dir=str(work / "ours"), progress=False)
+    start = time.perf_counter()
+    trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py")
+    summary = trainer.train()
+    ours_seconds = time.perf_counter() - start
+    ours_exported = trainer.ema_generator().cpu().eval()
+    ours_raw = copy.deepcopy(trainer.generator).cpu().eval()
+    del trainer
+
+    # Baseline: the same budget.
+    baseline_config = BaselineConfig(dataset=args.dataset, data_dir=args.data_dir, workers=args.workers, device=args.device, seed=args.seed,
+                                     sample_dir=str(work / "baseline"))
+    (work / "baseline").mkdir(parents=True, exist_ok=True)
+    baseline = train_baseline(baseline_config, max_seconds=args.minutes * 60, data=data, log=open(work / "baseline" / "log.txt", "w"))
+    baseline_g = baseline.generator.cpu()
+    baseline_g.eval().save_pretrained(work / "baseline" / "generator")
+
+    reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
+    n = reference.num
+    samples = {
+        "ours (exported: EMA + recalibrated BN, eval)": sample_uint8(ours_exported, n, args.seed),
+        "ours (raw G, eval)": sample_uint8(ours_raw, n, args.seed),
+        "baseline (G in eval mode)": sample_uint8(baseline_g, n, args.seed),
+        "baseline (G in train mode, as pytorch/examples samples)": sample_train_mode(baseline_g, n, args.seed),
+    }
+    scores = {name: reference.score(images) for name, images in samples.items()}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    grids = {}
+    for key, name in (("ours", "ours (exported: EMA + recalibrated BN, eval)"), ("baseline_eval", "baseline (G in eval mode)"),
+                      ("baseline_train_mode", "baseline (G in train mode, as pytorch/examples samples)")):
+        grids[key] = f"benchmarks/results/quality_at_budget_{args.dataset}_{key}.png"
+        save_grid(samples[name], ROOT / grids[key])
+    best_baseline = min(scores[k]["fid"] for k in scores if k.startswith("baseline"))
+    result = {
+        "benchmark": "quality_at_budget",
+        "dataset": args.dataset,
+        "device": args.device,
+        "minutes_each": args.minutes,
+        "machine": machine(),
+        "command": "python benchmarks/quality_at_budget.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "num": n,
+        "ours_steps": summary["step"],
+        "ours_epochs": round(summary["epochs"], 2),
+        "ours_seconds_incl_export": round(ours_seconds, 1),
+        "baseline_steps": baseline.steps,
+        "baseline_epochs": round(baseline.steps / math.ceil(len(data) / baseline_config.batch_size), 2),
+        "baseline_seconds": round(baseline.seconds, 1),
+        "scores": scores,
+        "floor": reference.floor(),
+        "fid_ratio_ours_vs_best_baseline": scores["ours (exported: EMA + recalibrated BN, eval)"]["fid"] / best_baseline,
+        "grids": grids,
+    }
+    out = Path(args.out) if args.out else RESULTS / f"quality_at_budget_{args.dataset}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, s in scores.items():
+        print(f"{name}: FID {s['fid']:.2f}, KID {s['kid']:.4g}, precision {s['precision']:.3f}, recall {s['recall']:.3f}, classes hit {s['classes_hit']}")
+    print(f"floor: FID {result['floor']['fid']:.2f}; FID ours / best baseline = {result['fid_ratio_ours_vs_best_baseline']:.2f}; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
