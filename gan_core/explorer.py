@@ -112,13 +112,20 @@ def parse_seeds(text, what: str, low: int = 1, high: int = MAX_TERM_SEEDS) -> li
 
 
 def check_amounts(amounts, count: int = NUM_DIRECTIONS) -> list[float]:
-    """Up to ``count`` direction amounts, each in [-DIRECTION_LIMIT, DIRECTION_LIMIT]; padded with 0."""
+    """Slider amounts for a model with ``count`` directions -> exactly ``count`` floats.
+
+    Up to NUM_DIRECTIONS values, each in [-DIRECTION_LIMIT, DIRECTION_LIMIT]; missing ones are 0,
+    and those past ``count`` (sliders the UI hides for a small latent) must be 0.
+    """
     if not isinstance(amounts, (list, tuple)):
-        raise ValueError(f"Direction amounts must be a list of up to {count} numbers, got {amounts!r}.")
-    if len(amounts) > count:
-        raise ValueError(f"Got {len(amounts)} direction amounts; this model has {count} direction sliders.")
+        raise ValueError(f"Direction amounts must be a list of up to {NUM_DIRECTIONS} numbers, got {amounts!r}.")
+    if len(amounts) > max(count, NUM_DIRECTIONS):
+        raise ValueError(f"Got {len(amounts)} direction amounts; the app has {NUM_DIRECTIONS} direction sliders.")
     values = [check_number(a, f"Direction {i + 1}", -DIRECTION_LIMIT, DIRECTION_LIMIT) for i, a in enumerate(amounts)]
-    return values + [0.0] * (count - len(values))
+    for i, value in enumerate(values[count:], start=count):
+        if value != 0:
+            raise ValueError(f"Direction {i + 1} must be 0: this model has only {count} directions, got {value:g}.")
+    return (values + [0.0] * count)[:count]
 
 
 # --------------------------------------------------------------------------- models

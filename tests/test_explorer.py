@@ -69,8 +69,11 @@ def test_check_count_and_amounts():
     assert ex.check_amounts([1.0, -2.0], 4) == [1.0, -2.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="Direction 2 must be a number from -8 to 8"):
         ex.check_amounts([0.0, 9.0], 4)
-    with pytest.raises(ValueError, match="Got 5 direction amounts"):
-        ex.check_amounts([0.0] * 5, 4)
+    assert ex.check_amounts([1.0] + [0.0] * 7, 4) == [1.0, 0.0, 0.0, 0.0]  # hidden sliders send 0
+    with pytest.raises(ValueError, match="Direction 6 must be 0: this model has only 4 directions, got 2"):
+        ex.check_amounts([0.0] * 5 + [2.0], 4)
+    with pytest.raises(ValueError, match="Got 9 direction amounts; the app has 8 direction sliders"):
+        ex.check_amounts([0.0] * 9, 4)
     with pytest.raises(ValueError, match="list of up to"):
         ex.check_amounts("0.5", 4)
 
@@ -201,8 +204,9 @@ def test_explore_is_deterministic_and_the_sliders_change_the_picture(explorer):
 def test_explore_colour_model_without_d(explorer):
     out = explorer.explore("colour", 1, 1.0, *[0.5] * 6)
     assert decode(out["src"]).shape == (8, 8, 3) and out["p_real"] is None
-    with pytest.raises(ValueError, match="Got 8 direction amounts; this model has 6"):
-        explorer.explore("colour", 1, 1.0, *ZEROS)
+    assert explorer.explore("colour", 1, 1.0, *ZEROS) == explorer.explore("colour", 1, 1.0)  # the UI sends all 8 sliders
+    with pytest.raises(ValueError, match="Direction 7 must be 0: this model has only 6 directions"):
+        explorer.explore("colour", 1, 1.0, *ZEROS[:6], 1.0, 0.0)
 
 
 def test_explore_rejects_bad_values(explorer):
