@@ -247,6 +247,8 @@ def load_idx_dataset(spec: IdxDataset, split: str = "train", data_dir: str | os.
     images_path = locate_idx(spec, images_name, data_dir, download)
     images = read_idx(images_path)
     labels_path = _find_file(images_path.parent, labels_name)
+    if labels_path is None and images_path.parent == cache_dir() / spec.name and download:
+        labels_path = download_file(spec, labels_name, images_path.parent)
     labels = read_idx(labels_path).astype(np.int64) if labels_path else None
     if images.ndim != 3:
         raise ValueError(f"{images_path} holds an array of shape {images.shape}; expected (N, H, W) images.")
@@ -344,8 +346,9 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
     return deco
 
 
-for _name, _spec in IDX_DATASETS.items():
-    register_dataset(_name)(lambda arg, split, data_dir, download, image_size, channels, _spec=_spec: load_idx_dataset(_spec, split, data_dir, download))
+for _name in IDX_DATASETS:
+    # Looked up at call time, so a spec replaced in IDX_DATASETS (other mirrors, tests) takes effect.
+    register_dataset(_name)(lambda arg, split, data_dir, download, image_size, channels, _name=_name: load_idx_dataset(IDX_DATASETS[_name], split, data_dir, download))
 register_dataset("folder")(lambda arg, split, data_dir, download, image_size, channels: load_folder(arg, image_size or 64, channels or 3))
 register_dataset("synthetic")(lambda arg, split, data_dir, download, image_size, channels: make_synthetic(256, image_size or 16, channels or 1, seed=0 if split == "train" else 1))
 
@@ -357,7 +360,7 @@ def dataset_names() -> list[str]:
 def parse_dataset_name(name: str) -> tuple[str, str | None]:
     """'folder:PATH' -> ('folder', 'PATH'); 'mnist' -> ('mnist', None). Raises ValueError for unknown names."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"dataset must be a non-empty string, got {name!r}.")
+        raise ValueError(f"dataset must be a non-empty string (one of {', '.join(dataset_names())}), got {name!r}.")
     key, _, arg = name.partition(":")
     if key not in _REGISTRY:
         raise ValueError(f"Unknown dataset {name!r}. Known datasets: {', '.join(dataset_names())}.")

@@ -7,6 +7,8 @@ strict and safe: safetensors only, every tensor present with the right shape.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -56,7 +58,9 @@ def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | t
     elif source.startswith((".", "/", "~")) or source.count("/") > 1:
         raise FileNotFoundError(f"No model folder at {source}: the path does not exist.")
     try:
-        model = cls.from_pretrained(source, strict=True, map_location=str(device), **hub_kwargs)
+        # from_pretrained print()s "Loading weights from local directory"; keep stdout clean for CLIs.
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = cls.from_pretrained(source, strict=True, map_location=str(device), **hub_kwargs)
     except RuntimeError as err:
         # safetensors/torch name the offending tensors ("Missing key(s)", "size mismatch for ...").
         raise ValueError(f"The weights in {source} do not fit {cls.__name__} built from its config.json: {err}") from err

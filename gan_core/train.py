@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -87,6 +88,21 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict | None
     return config, state
 
 
+def _stop_on_signals(trainer: Trainer) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM finish the current step, checkpoint and exit; a second one exits at once.
+
+    Installed explicitly, so it also works in a background job (where SIGINT starts ignored).
+    """
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.request_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -101,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("resumed from step %d (epoch %.2f)", trainer.step, trainer.step / trainer.steps_per_epoch)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
+    _stop_on_signals(trainer)
     logger.info("training on %s: %d images, %d steps/epoch, out_dir %s", trainer.device, len(trainer.images), trainer.steps_per_epoch, config.out_dir)
-    try:
-        summary = trainer.train()
-    except KeyboardInterrupt:
+    summary = trainer.train()
+    if summary["interrupted"]:
         print(f"\nInterrupted: checkpoint saved at step {trainer.step}. Continue with --resume --out-dir {config.out_dir}", file=sys.stderr)
         return 130
     logger.info("done: %s", summary)

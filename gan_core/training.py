@@ -242,6 +242,7 @@ class Trainer:
         self.fixed_noise = sample_noise(config.num_fixed, config.latent_dim, torch.Generator().manual_seed(config.seed + 10_000), config.noise).to(self.device)
         self.step = 0
         self.elapsed = 0.0  # training seconds over all invocations
+        self.stop_requested = False  # set by request_stop(), e.g. from a signal handler
         self._step_fn = torch.compile(self._train_step) if config.compile else self._train_step
 
     # ------------------------------------------------------------------ randomness
@@ -309,6 +310,7 @@ class Trainer:
         self.step = int(state["step"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.fixed_noise = state["fixed_noise"].to(self.device)
+        self._drop_log_records_after(self.step)
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -339,6 +341,16 @@ class Trainer:
         render.save_png(render.make_grid(render.to_numpy_images(images), ncols=8), path)
         return path
 
+    def _drop_log_records_after(self, step: int) -> None:
+        """A run killed after its last checkpoint logged steps that the resumed run will replay: drop them."""
+        log_path = self.out_dir / LOG_NAME
+        if not log_path.exists():
+            return
+        kept = [line for line in log_path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        tmp = log_path.with_name(log_path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, log_path)
+
     def _log(self, record: dict) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / LOG_NAME, "a") as handle:
@@ -353,10 +365,16 @@ class Trainer:
             limits.append(self.config.steps)
         return min(limits) if limits else None
 
-    def train(self) -> dict:
-        """Run until the first limit (epochs, steps, max_minutes) or Ctrl-C; checkpoint and export.
+    def request_stop(self) -> None:
+        """Stop after the current step (safe to call from a signal handler): checkpoint, no export."""
+        self.stop_requested = True
 
-        Returns a summary dict. A KeyboardInterrupt is re-raised after the checkpoint is written.
+    def train(self) -> dict:
+        """Run until the first limit (epochs, steps, max_minutes) or a stop request; checkpoint and export.
+
+        Returns a summary dict; ``summary["interrupted"]`` is True when :meth:`request_stop` or a
+        KeyboardInterrupt ended the run early (the checkpoint is written, nothing is exported).
+        A stop request takes effect between steps, so the checkpoint never holds half a step.
         """
         from tqdm.auto import tqdm
 
@@ -375,6 +393,9 @@ class Trainer:
         self.discriminator.train()
         try:
             while (target is None or self.step < target) and (deadline is None or time.monotonic() < deadline):
+                if self.stop_requested:
+                    interrupted = True
+                    break
                 epoch, position = divmod(self.step, self.steps_per_epoch)
                 if position == 0 or not hasattr(self, "_perm_epoch") or self._perm_epoch != epoch:
                     self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
@@ -395,16 +416,14 @@ class Trainer:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self.write_timeline_grid(self.step // self.steps_per_epoch)
                     self.save_checkpoint()
-        except KeyboardInterrupt:
-            interrupted = True
-            logger.warning("interrupted at step %d: writing checkpoint", self.step)
         finally:
             bar.close()
         self.elapsed = base_elapsed + time.perf_counter() - session_start
         self.save_checkpoint()
         if interrupted:
-            raise KeyboardInterrupt
-        return self.finish()
+            logger.warning("stopped at step %d: checkpoint written", self.step)
+            return {"step": self.step, "epochs": self.step / self.steps_per_epoch, "elapsed_sec": self.elapsed, "out_dir": str(self.out_dir), "interrupted": True}
+        return self.finish() | {"interrupted": False}
 
     def _log_window(self, stats: StepStats, window_start: float, window_step: int, bar) -> dict:
         values = (stats.sums / max(stats.count, 1)).tolist()  # the one host sync per log window
