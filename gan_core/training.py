@@ -206,7 +206,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = ""):
         self.config = config
-        self.command = command
+        self.commands = [command] if command else []  # every invocation of this run, for the model card
         self.device = resolve_device(config.device)
         self.out_dir = Path(config.out_dir)
         if data is None:
@@ -297,6 +297,7 @@ class Trainer:
             "epoch": self.step / self.steps_per_epoch,
             "elapsed": self.elapsed,
             "fixed_noise": self.fixed_noise.cpu(),
+            "commands": self.commands,
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
 
@@ -310,6 +311,7 @@ class Trainer:
         self.step = int(state["step"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.fixed_noise = state["fixed_noise"].to(self.device)
+        self.commands = list(state.get("commands", [])) + self.commands
         self._drop_log_records_after(self.step)
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
@@ -469,7 +471,7 @@ class Trainer:
         common = dict(
             dataset=config.dataset,
             data_note=data_note,
-            command=self.command or "python -m gan_core.train ...",
+            command="\n".join(self.commands) or "python -m gan_core.train ...",
             steps=self.step,
             epochs=self.step / self.steps_per_epoch,
             metrics=metrics,
