@@ -191,14 +191,14 @@ def restore(text):
 
 
 def on_load(request: gr.Request):
-    """Open a shared link (?model=...&seed=...) if the page has one, else the first model at seed 0."""
+    """Open a shared link (?model=...&seed=...) if the page has one; otherwise leave the page as built."""
     query = dict(request.query_params) if request is not None else {}
-    if "seed" in query and query.get("model") in EXPLORER.models:
+    if "seed" in query and "model" in query:
         try:
             return restore("?" + urlencode(query))
-        except ValueError:
-            gr.Warning("The link's state was not valid; showing seed 0 instead.")
-    return (NAMES[0], *select_model(NAMES[0], 0), gr.Tabs())
+        except ValueError as err:
+            gr.Warning(f"The link's state was not restored: {err}")
+    return (gr.skip(),) * (N + 10)  # model, info, seed, psi, N sliders, picture, epoch, timeline, 2 plots, tabs
 
 
 def open_tile(model, start_seed, index):
