@@ -215,6 +215,11 @@ def add_tile(target, a, b, c, start_seed, evt: gr.SelectData):
     return ex.add_seed(target, a, b, c, EXPLORER.grid_pick(start_seed, evt.index))
 
 
+def grid_layout(side):
+    """Lay the grid out side x side (a UI detail, not part of the API)."""
+    return gr.Gallery(columns=ex.check_count(side, "Grid side", *ex.GRID_SIDES))
+
+
 def arithmetic_tiles(model, start_seed):
     return EXPLORER.grid(model, start_seed, 6)
 
@@ -283,7 +288,7 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
                     t = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="t: position along the path", elem_id="t")
                     frames = gr.Slider(*ex.FRAMES_RANGE, value=12, step=1, label="Frames in the strip and GIF", elem_id="frames")
                     gif_button = gr.Button("Make GIF", variant="primary", elem_id="make-gif")
-                    gif_file = gr.File(label="Animated GIF", elem_id="gif")
+                    gif_file = gr.File(label="Animated GIF", height=90, elem_id="gif")
                 with gr.Column(scale=5, min_width=420):
                     frame = gr.HTML(EXPLORER.interpolation_frame(first, "0, 1", "slerp", 0.5), html_template=FRAME_TEMPLATE, js_on_load=LIVE_JS % {"fn": "live_interpolate"}, server_functions=[live_interpolate], elem_id="frame")
             strip = gr.HTML(EXPLORER.interpolation_strip(first, "0, 1", "slerp", 12), html_template=STRIP_TEMPLATE, elem_id="strip")
@@ -299,7 +304,7 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
                     with gr.Row(equal_height=True):
                         pool_start = gr.Number(100, label="Tiles start at seed", precision=0, minimum=0, maximum=ex.SEED_MAX, elem_id="pool-start")
                         target = gr.Radio(["A", "B", "C"], value="A", label="A click adds the tile to", elem_id="target")
-                    pool = gr.Gallery(EXPLORER.grid(first, 100, 6), columns=6, height="auto", allow_preview=False, show_label=False, elem_id="pool", elem_classes="gan-tiles")
+                    pool = gr.Gallery(EXPLORER.grid(first, 100, 6), columns=6, height="auto", allow_preview=False, show_label=False, format="png", elem_id="pool", elem_classes="gan-tiles")
                 with gr.Column(scale=4):
                     term_a = gr.Textbox("100, 101, 102", label="A (seeds)", elem_id="term-a")
                     term_b = gr.Textbox("103, 104, 105", label="B (seeds)", elem_id="term-b")
@@ -314,7 +319,7 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
                 grid_start = gr.Number(0, label="First seed", precision=0, minimum=0, maximum=ex.SEED_MAX, elem_id="grid-start")
                 grid_side = gr.Slider(*ex.GRID_SIDES, value=6, step=1, label="Tiles per side", elem_id="grid-side")
                 grid_button = gr.Button("Show grid", variant="primary", elem_id="grid-show")
-            grid = gr.Gallery(EXPLORER.grid(first, 0, 6), columns=8, height="auto", allow_preview=False, show_label=False, elem_id="grid", elem_classes="gan-tiles")
+            grid = gr.Gallery(EXPLORER.grid(first, 0, 6), columns=6, height="auto", allow_preview=False, show_label=False, format="png", elem_id="grid", elem_classes="gan-tiles")
             picked = gr.Number(visible=False)
 
         # ---------------------------------------------------------------- How it trained
@@ -372,7 +377,8 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
     compute.click(ui(EXPLORER.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
 
     # Grid: show, and a click opens the tile in Explore.
-    gr.on([grid_button.click, grid_start.submit, model.input], ui(EXPLORER.grid), [model, grid_start, grid_side], grid, api_name="grid", **RAW)
+    gr.on([grid_button.click, grid_start.submit, grid_side.release, model.input], ui(EXPLORER.grid), [model, grid_start, grid_side], grid, api_name="grid", **RAW)
+    grid_side.release(ui(grid_layout), grid_side, grid, api_visibility="private", **RAW)
     grid.select(tile_index, None, picked, api_visibility="private").then(
         ui(open_tile),
         [model, grid_start, picked],

@@ -447,7 +447,7 @@ class Explorer:
         """The Explore state as (JSON text, URL query string '?model=...') after validating it."""
         model, _ = self.state_latent(model, seed, psi, amounts)
         state = {"model": model.name, "seed": int(seed), "psi": round(float(psi), 4), "directions": [round(float(a), 4) for a in check_amounts(list(amounts), model.num_directions)]}
-        query = urlencode({"model": state["model"], "seed": state["seed"], "psi": state["psi"], "d": ",".join(f"{a:g}" for a in state["directions"])})
+        query = urlencode({"model": state["model"], "seed": state["seed"], "psi": state["psi"], "d": ",".join(f"{a:g}" for a in state["directions"])}, safe=",")
         return json.dumps(state), "?" + query
 
     def restore(self, text) -> dict:
