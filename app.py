@@ -126,6 +126,8 @@ CSS = """
 .gan-timeline img { width: min(484px, 90vw); image-rendering: pixelated; border-radius: 6px; }
 .gan-tiles img { image-rendering: pixelated; }
 .gan-note { font-size: .9em; color: var(--body-text-color-subdued); }
+#gif .empty { min-height: 64px !important; height: 64px !important; }
+.gan-direction { padding-top: 6px !important; padding-bottom: 6px !important; }
 """
 
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -262,16 +264,20 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
                         server_functions=[live_explore],
                         elem_id="picture",
                     )
-                with gr.Column(scale=4, min_width=320):
                     with gr.Row(equal_height=True):
-                        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=ex.SEED_MAX, elem_id="seed", scale=3)
+                        seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=ex.SEED_MAX, elem_id="seed", scale=2)
                         random_button = gr.Button("Random seed", elem_id="random", scale=1)
                         reset_button = gr.Button("Reset", elem_id="reset", scale=1)
-                    psi = gr.Slider(*ex.PSI_RANGE, value=1.0, step=0.01, label="Truncation ψ", info="scales z toward 0: below 1 = more typical, above 1 = more unusual", elem_id="psi")
+                    psi = gr.Slider(*ex.PSI_RANGE, value=1.0, step=0.01, label="Truncation ψ", info="scales z toward 0: below 1 more typical, above 1 more unusual", elem_id="psi")
+                with gr.Column(scale=4, min_width=320):
                     gr.Markdown(ex.SEFA_EXPLANATION, elem_classes="gan-note")
                     labels = EXPLORER.direction_labels(first)
                     directions = [
-                        gr.Slider(-ex.DIRECTION_LIMIT, ex.DIRECTION_LIMIT, value=0.0, step=0.05, label=labels[k] if k < len(labels) else f"Direction {k + 1}", visible=k < len(labels), elem_id=f"direction-{k + 1}")
+                        gr.Slider(
+                            -ex.DIRECTION_LIMIT, ex.DIRECTION_LIMIT, value=0.0, step=0.05,
+                            label=labels[k] if k < len(labels) else f"Direction {k + 1}", visible=k < len(labels),
+                            elem_id=f"direction-{k + 1}", elem_classes="gan-direction",
+                        )
                         for k in range(N)
                     ]
 
