@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -25,6 +22,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import header, print_scores, write_result  # noqa: E402
 
 from gan_core.classifier import load_classifier  # noqa: E402
 from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
@@ -64,23 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
     scores = {name: reference.score(sample_uint8(g, reference.num, args.seed, config["noise"])) for name, g in candidates.items()}
     result = {
-        "benchmark": "ema_vs_raw",
+        **header("ema_vs_raw", "ema_vs_raw.py", argv),
         "run": str(run),
         "step": state["step"],
         "epoch": round(state["epoch"], 2),
         "ema_decay": config["ema_decay"],
         "num": reference.num,
-        "command": "python benchmarks/ema_vs_raw.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "scores": scores,
         "floor": reference.floor(),
     }
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"ema_vs_raw_{args.dataset}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for name, s in scores.items():
-        print(f"{name:36s} FID {s['fid']:8.3f}  KID {s['kid']:.4g}  precision {s['precision']:.3f}  recall {s['recall']:.3f}  classes hit {s['classes_hit']}")
-    print(f"{'floor (real test)':36s} FID {result['floor']['fid']:8.3f}; wrote {out}")
+    out = write_result(result, args.out, f"ema_vs_raw_{args.dataset}.json")
+    print_scores(scores, result["floor"])
+    print(f"wrote {out}")
     return 0
 
 

@@ -10,9 +10,6 @@ output into uint8, tile the grid, encode a PNG. Reports the median and 90th perc
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import shlex
 import statistics
 import sys
 import time
@@ -24,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_throughput import machine  # noqa: E402
+from common import header, write_result  # noqa: E402
 
 from gan_core import render  # noqa: E402
 from gan_core.hub import load_generator  # noqa: E402
@@ -69,19 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     generator = load_generator(resolve_generator_path(args.model), device=device)
     result = {
-        "benchmark": "generation_latency",
+        **header("generation_latency", "generation_latency.py", argv),
         "model": args.model,
         "device": args.device,
         "threads": torch.get_num_threads(),
-        "machine": machine(),
-        "command": "python benchmarks/generation_latency.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "one_image": time_it(lambda seed: render_png(generator, seed, 1, device), args.repeats, args.warmup),
         "grid_64": time_it(lambda seed: render_png(generator, seed, 64, device), args.repeats, args.warmup),
     }
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"generation_latency_{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, f"generation_latency_{device.type}.json")
     print(f"1 image: {result['one_image']['median_ms']:.2f} ms median; 64-image grid: {result['grid_64']['median_ms']:.2f} ms median; wrote {out}")
     return 0
 

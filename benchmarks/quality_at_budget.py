@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
-import json
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from baseline_dcgan import BaselineConfig, train_baseline  # noqa: E402
-from train_throughput import machine  # noqa: E402
+from common import RESULTS, header, print_scores, write_result  # noqa: E402
 
 from gan_core import render  # noqa: E402
 from gan_core.classifier import load_classifier  # noqa: E402
@@ -43,8 +40,6 @@ from gan_core.data import load_dataset, to_uint8  # noqa: E402
 from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
 from gan_core.latent import noise_for_seed  # noqa: E402
 from gan_core.training import TrainConfig, Trainer  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 @torch.no_grad()
@@ -117,13 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         save_grid(samples[name], ROOT / grids[key])
     best_baseline = min(scores[k]["fid"] for k in scores if k.startswith("baseline"))
     result = {
-        "benchmark": "quality_at_budget",
+        **header("quality_at_budget", "quality_at_budget.py", argv),
         "dataset": args.dataset,
         "device": args.device,
         "minutes_each": args.minutes,
-        "machine": machine(),
-        "command": "python benchmarks/quality_at_budget.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "num": n,
         "ours_steps": summary["step"],
         "ours_epochs": round(summary["epochs"], 2),
@@ -136,11 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         "fid_ratio_ours_vs_best_baseline": scores["ours (exported: EMA + recalibrated BN, eval)"]["fid"] / best_baseline,
         "grids": grids,
     }
-    out = Path(args.out) if args.out else RESULTS / f"quality_at_budget_{args.dataset}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for name, s in scores.items():
-        print(f"{name}: FID {s['fid']:.2f}, KID {s['kid']:.4g}, precision {s['precision']:.3f}, recall {s['recall']:.3f}, classes hit {s['classes_hit']}")
-    print(f"floor: FID {result['floor']['fid']:.2f}; FID ours / best baseline = {result['fid_ratio_ours_vs_best_baseline']:.2f}; wrote {out}")
+    out = write_result(result, args.out, f"quality_at_budget_{args.dataset}.json")
+    print_scores(scores, result["floor"])
+    print(f"FID ours / best baseline = {result['fid_ratio_ours_vs_best_baseline']:.2f}; wrote {out}")
     return 0
 
 

@@ -12,10 +12,7 @@ benchmarks/results/quality_curve_<dataset>.{json,png}.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import re
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -24,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_throughput import machine  # noqa: E402
+from common import RESULTS, header, write_result  # noqa: E402
 
 from gan_core.classifier import load_classifier  # noqa: E402
 from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
@@ -95,22 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"epoch": epoch, **{k: v for k, v in scores.items() if k != "class_histogram"}})
         print(f"epoch {epoch:3d}: FID {scores['fid']:8.3f}  KID {scores['kid']:.4g}  P {scores['precision']:.3f}  R {scores['recall']:.3f}  "
               f"KL {scores['class_kl']:.3f}  IS {scores['inception_score']:.2f}  ({time.perf_counter() - start:.0f} s)", flush=True)
-    stem = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"quality_curve_{args.dataset}"
+    stem = Path(args.out) if args.out else RESULTS / f"quality_curve_{args.dataset}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     best = min(rows, key=lambda r: r["fid"])
     result = {
-        "benchmark": "quality_curve",
+        **header("quality_curve", "quality_curve.py", argv),
         "run": args.run,
         "dataset": args.dataset,
         "num": reference.num,
-        "machine": machine(),
-        "command": "python benchmarks/quality_curve.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "floor": {k: v for k, v in floor.items() if k != "class_histogram"},
         "best_fid_epoch": best["epoch"],
         "epochs": rows,
     }
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, f"{stem}.json", "")
     plot(rows, floor, f"{args.dataset}: quality per epoch of {args.run} ({reference.num} samples)", Path(f"{stem}.png"))
     print(f"best FID at epoch {best['epoch']} ({best['fid']:.3f}; floor {floor['fid']:.3f}); wrote {stem}.json and {stem}.png")
     return 0

@@ -13,10 +13,8 @@ Writes benchmarks/results/train_throughput_<device>.json.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -24,21 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
+from common import ROOT, header, write_result
 
 
 def run_measured(command: list[str]) -> tuple[int, float]:
@@ -114,20 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         ours = measure_ours(args, steps, work)
         baselines = [measure_baseline(args, steps, workers, work) for workers in args.baseline_workers]
     result = {
-        "benchmark": "train_throughput",
+        **header("train_throughput", "train_throughput.py", argv),
         "dataset": args.dataset,
         "device": args.device,
         "batch_size": 128,
-        "machine": machine(),
-        "command": "python benchmarks/train_throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "ours": ours,
         "baselines": baselines,
         "ratio_vs_baseline": {f"workers={b['workers']}": round(ours["images_per_sec"] / b["images_per_sec"], 2) for b in baselines},
     }
-    out = Path(args.out) if args.out else RESULTS / f"train_throughput_{args.device.split(':')[0]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, args.out, f"train_throughput_{args.device.split(':')[0]}.json")
     print(f"ours: {ours['images_per_sec']:.0f} images/s, peak RSS {ours['peak_rss_mib']} MiB")
     for b in baselines:
         print(f"baseline (workers={b['workers']}): {b['images_per_sec']:.0f} images/s, peak RSS {b['peak_rss_mib']} MiB; "
