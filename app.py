@@ -38,7 +38,10 @@ def _cli_models(argv: list[str]) -> list[str]:
     return parser.parse_known_args(argv)[0].model
 
 
-EXPLORER = ex.Explorer.from_sources(ex.sources_from(_cli_models(sys.argv[1:]), os.environ.get("GAN_MODELS")))
+try:
+    EXPLORER = ex.Explorer.from_sources(ex.sources_from(_cli_models(sys.argv[1:]), os.environ.get("GAN_MODELS")))
+except (ValueError, FileNotFoundError) as err:
+    sys.exit(f"error: {err}")
 NAMES = EXPLORER.names
 N = ex.NUM_DIRECTIONS
 
@@ -233,12 +236,12 @@ def explore_state(*state):
 
 def live_explore(args):
     """Server function behind the Explore picture's live path; args = [model, seed, psi, d1, ...]."""
-    return ex.live(EXPLORER.explore, *args)
+    return ex.live(EXPLORER.explore, args)
 
 
 def live_interpolate(args):
     """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
-    return ex.live(EXPLORER.interpolation_frame, *args)
+    return ex.live(EXPLORER.interpolation_frame, args)
 
 
 # --------------------------------------------------------------------------- layout

@@ -497,9 +497,14 @@ def add_seed(target, a, b, c, seed) -> tuple[str, str, str]:
     return terms["A"], terms["B"], terms["C"]
 
 
-def live(fn, *args) -> dict:
-    """Call a view function for the browser's live path: a ValueError becomes {"error": message}, not a traceback."""
+def live(fn, args) -> dict:
+    """Call a view function for the browser's live path with the list ``args``.
+
+    A bad value comes back as {"error": message} instead of a traceback in the server log.
+    """
+    if not isinstance(args, list):
+        return {"error": f"The live update needs a list of values, got {args!r}."}
     try:
         return fn(*args)
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         return {"error": str(err)}

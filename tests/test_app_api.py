@@ -6,12 +6,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
-from app_fixtures import AppServer, make_model_folder
+from app_fixtures import ROOT, AppServer, make_model_folder
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -168,3 +171,10 @@ def test_server_still_answers_after_all_the_bad_inputs(server, client):
     assert server.alive()
     out = client.predict("grey", 1, 1.0, *ZEROS, api_name="/explore")
     assert decode(out["src"]).shape == (16, 16)
+
+
+def test_app_exits_with_a_clear_message_when_gan_models_is_wrong(tmp_path):
+    env = dict(os.environ, GAN_MODELS="/nonexistent/model")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "error: No model folder at /nonexistent/model" in done.stderr

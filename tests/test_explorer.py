@@ -352,8 +352,10 @@ def test_restore_rejects_bad_states(explorer, text, message):
 
 
 def test_live_turns_errors_into_a_message(explorer):
-    assert explorer.explore("grey", 1, 1.0) == ex.live(explorer.explore, "grey", 1, 1.0)
-    assert ex.live(explorer.explore, "grey", -1, 1.0) == {"error": "The seed must be a whole number from 0 to 2147483647, got -1."}
+    assert explorer.explore("grey", 1, 1.0) == ex.live(explorer.explore, ["grey", 1, 1.0])
+    assert ex.live(explorer.explore, ["grey", -1, 1.0]) == {"error": "The seed must be a whole number from 0 to 2147483647, got -1."}
+    assert ex.live(explorer.explore, 5) == {"error": "The live update needs a list of values, got 5."}
+    assert "error" in ex.live(explorer.explore, [])  # too few values
 
 
 def test_summary_describes_the_model(explorer):
