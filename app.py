@@ -378,12 +378,16 @@ with gr.Blocks(title="DCGAN Latent Explorer") as demo:
     gr.on([t.release, keyframes.submit, method.change, start_state.change], ui(EXPLORER.interpolation_frame), interp_inputs, frame, api_name="interpolate", **LIVE, **RAW)
     gr.on([keyframes.submit, method.change, frames.release, start_state.change], ui(EXPLORER.interpolation_strip), strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
     gif_button.click(ui(EXPLORER.interpolation_gif), strip_inputs, gif_file, api_name="gif", **RAW)
+    # A new model: its start state is gone (it belonged to the old model), then the walk is redrawn.
+    model.input(lambda: "", None, start_state, api_visibility="private").then(
+        ui(EXPLORER.interpolation_frame), interp_inputs, frame, api_visibility="private", **LIVE, **RAW
+    ).then(ui(EXPLORER.interpolation_strip), strip_inputs, strip, api_visibility="private", **RAW)
     from_explore.click(ui(explore_state, STATE_NAMES), state_inputs, start_state, api_name="explore_state", **RAW)
 
     # Vector arithmetic.
     gr.on([pool_start.submit, model.input], ui(arithmetic_tiles), [model, pool_start], pool, api_name="arithmetic_tiles", **RAW)
     pool.select(ui(add_tile), [target, term_a, term_b, term_c, pool_start], [term_a, term_b, term_c], api_visibility="private")
-    compute.click(ui(EXPLORER.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
+    gr.on([compute.click, model.input], ui(EXPLORER.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
 
     # Grid: show, and a click opens the tile in Explore.
     gr.on([grid_button.click, grid_start.submit, grid_side.release, model.input], ui(EXPLORER.grid), [model, grid_start, grid_side], grid, api_name="grid", **RAW)

@@ -17,7 +17,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app-browser")
-    app = AppServer([make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8)])
+    grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8)
+    colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1)
+    app = AppServer([grey, colour])
     yield app
     app.stop()
 
@@ -119,3 +121,25 @@ def test_a_shared_link_restores_the_state(page, server):
     page.wait_for_function("([want]) => { const img = document.querySelector('#picture img'); return img && img.src === want; }", arg=[expected], timeout=15_000)
     assert page.eval_on_selector("#direction-1 input[type=range]", "r => Number(r.value)") == 2.0
     assert page.input_value("#seed input") == "5"
+
+
+def test_switching_model_relabels_sliders_and_redraws_without_errors(page, server):
+    page.goto(server.url)
+    page.wait_for_selector("#picture img")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("tab", name="Interpolate").click()
+    page.click("#from-explore")  # a start state that belongs to the first model
+    page.wait_for_function("() => document.querySelector('#start-state textarea, #start-state input').value.includes('grey')")
+    page.get_by_role("tab", name="Explore").click()
+    page.click("#model input")
+    page.get_by_role("option", name="colour").click()
+    expected = Client(server.url, verbose=False).predict("colour", 0, 1.0, *[0.0] * 8, api_name="/explore")["src"]
+    page.wait_for_function("([want]) => document.querySelector('#picture img').src === want", arg=[expected], timeout=10_000)
+    assert not page.locator("#direction-7").is_visible()  # the colour model has 6 directions
+    page.get_by_role("tab", name="Interpolate").click()
+    page.wait_for_function("() => document.querySelector('#start-state textarea, #start-state input').value === ''")
+    page.wait_for_timeout(500)
+    assert page.locator("[data-testid=toast-body]").all_inner_texts() == []
+    page.goto(server.url)  # leave the page as the other tests expect it
+    page.wait_for_selector("#picture img")
+    page.wait_for_load_state("networkidle")
