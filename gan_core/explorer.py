@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import logging
 import math
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 SEED_MAX = 2**31 - 1
 NUM_DIRECTIONS = 8  # sliders in Explore: the strongest SeFa directions
 DIRECTION_LIMIT = 8.0  # a slider moves z by at most this many units along a unit direction
-PSI_RANGE = (0.0, 2.0)  # truncation: 0 = the mean face, 1 = the seed as drawn
+PSI_RANGE = (0.0, 2.0)  # truncation: 0 = the centre of z-space, 1 = the seed as drawn
 FRAMES_RANGE = (2, 64)  # interpolation strip / GIF length
 MAX_KEYFRAMES = 8
 GRID_SIDES = (2, 8)  # the grid is side x side tiles
@@ -50,8 +50,8 @@ HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 SEFA_EXPLANATION = (
     "Directions are found in closed form (SeFa, Shen & Zhou 2021): G's first layer is linear in z, "
-    "so the eigenvectors of WᵀW of its weight are the moves in z that change G's first feature map "
-    "the most, listed strongest first."
+    "y = A z, so the top eigenvectors of A^T A are the moves in z that change G's first feature map "
+    "the most. They are listed strongest first; the strength is how much that map changes per unit step."
 )
 
 
