@@ -12,6 +12,7 @@ benchmarks/results/quality_curve_<dataset>.{json,png}.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -56,8 +57,11 @@ def plot(rows: list[dict], floor: dict, title: str, out: Path) -> None:
         for key, colour in zip(keys, ("#0275d8", "#d9534f")):
             line = ax.plot(epochs, [r[key] for r in rows], marker=".", color=colour, label=key)[0]
             ax.axhline(floor[key], color=line.get_color(), ls="--", lw=0.9, label=f"{key} floor (real test)")
-        if keys[0] in ("fid", "kid"):
+        if keys[0] == "fid":
             ax.set_yscale("log")
+        elif keys[0] == "kid":  # KID is unbiased, so the floor can be slightly negative
+            ax.set_yscale("symlog", linthresh=1e-2)
+            ax.set_ylim(bottom=min(0.0, floor["kid"]) * 1.5)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -78,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--classifier")
     p.add_argument("--out", help="output stem (default benchmarks/results/quality_curve_<dataset>)")
+    p.add_argument("--replot", metavar="JSON", help="only redraw the PNG from a result JSON this script wrote")
     args = p.parse_args(argv)
     if args.every < 1:
         p.error("--every must be at least 1")
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        out = Path(args.replot).with_suffix(".png")
+        plot(saved["epochs"], saved["floor"], f"{saved['dataset']}: quality per epoch of {saved['run']} ({saved['num']} samples)", out)
+        print(f"wrote {out}")
+        return 0
     snapshots = snapshot_dirs(Path(args.run), args.every)
     classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
     reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
