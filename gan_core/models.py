@@ -85,10 +85,14 @@ class Generator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
     ``g_features * 2**(k-1)`` channels; each later layer doubles the side and halves the width.
     """
 
-    def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, g_features: int = 64):
+    def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, g_features: int = 64, noise: str = "normal"):
         super().__init__()
         _check_common(latent_dim, channels, g_features)
+        if noise not in ("normal", "uniform"):
+            raise ValueError(f"noise must be 'normal' (z ~ N(0, 1)) or 'uniform' (z ~ U(-1, 1)), got {noise!r}.")
         plan = plan_stack(image_size)
+        # The distribution G was trained on is part of its contract: samplers draw z from it.
+        self.noise = noise
         self.latent_dim = latent_dim
         self.image_size = image_size
         self.channels = channels

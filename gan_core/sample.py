@@ -33,9 +33,13 @@ def resolve_generator_path(model: str) -> str:
 
 
 @torch.no_grad()
-def generate(generator: torch.nn.Module, num: int, seed: int, noise: str = "normal", psi: float = 1.0, batch_size: int = 500) -> np.ndarray:
-    """``num`` samples for ``seed`` as uint8 (N, H, W) or (N, H, W, 3). Deterministic in (seed, num)."""
+def generate(generator: torch.nn.Module, num: int, seed: int, noise: str | None = None, psi: float = 1.0, batch_size: int = 500) -> np.ndarray:
+    """``num`` samples for ``seed`` as uint8 (N, H, W) or (N, H, W, 3). Deterministic in (seed, num).
+
+    ``noise`` defaults to the distribution the generator was trained on (its config's ``noise``).
+    """
     device = next(generator.parameters()).device
+    noise = noise or getattr(generator, "noise", "normal")
     z = truncate(noise_for_seed(seed, generator.latent_dim, noise, num), psi)
     chunks = [render.to_numpy_images(generator(part.to(device))) for part in z.split(batch_size)]
     return np.concatenate(chunks)
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--out", required=True, help="output file: .png (grid) or .npy (uint8 array)")
-    parser.add_argument("--noise", choices=NOISE_KINDS, default="normal", help="noise the model was trained with (default normal)")
+    parser.add_argument("--noise", choices=NOISE_KINDS, default=None, help="override the noise distribution (default: the one in the model's config)")
     parser.add_argument("--truncation", type=float, default=1.0, help="scale z by this factor, 0 < psi <= 2 (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps (default cpu)")
     parser.add_argument("--ncols", type=int, default=None, help="grid columns for .png (default: square)")

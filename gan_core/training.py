@@ -233,7 +233,7 @@ class Trainer:
         self.steps_per_epoch = len(data) // config.batch_size
 
         torch.manual_seed(config.seed)  # network initialisation
-        self.generator = Generator(config.latent_dim, image_size, channels, config.g_features).to(self.device, memory_format=self.memory_format)
+        self.generator = Generator(config.latent_dim, image_size, channels, config.g_features, config.noise).to(self.device, memory_format=self.memory_format)
         self.discriminator = Discriminator(image_size, channels, config.d_features).to(self.device, memory_format=self.memory_format)
         self.ema = EMA(self.generator, config.ema_decay)
         betas = (config.beta1, config.beta2)

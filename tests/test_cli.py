@@ -97,3 +97,17 @@ def test_sample_missing_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         sample.main([str(tmp_path / "none"), "--out", str(tmp_path / "o.npy")])
     assert info.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_sample_draws_z_from_the_models_own_noise(tmp_path):
+    from gan_core.latent import noise_for_seed
+
+    torch.manual_seed(0)
+    generator = Generator(latent_dim=8, image_size=8, g_features=4, noise="uniform").eval()
+    save_model(generator, tmp_path / "uniform")
+    assert sample.main([str(tmp_path / "uniform"), "--num", "2", "--seed", "5", "--out", str(tmp_path / "u.npy")]) == 0
+    with torch.no_grad():
+        expected = generator(noise_for_seed(5, 8, "uniform", 2))
+    from gan_core.render import to_numpy_images
+
+    assert np.array_equal(np.load(tmp_path / "u.npy"), to_numpy_images(expected))

@@ -24,7 +24,7 @@ def test_save_then_load_gives_identical_outputs(saved_pair, device):
     generator, discriminator, root = saved_pair
     files = sorted(p.name for p in (root / "generator").iterdir())
     assert files == ["README.md", "config.json", "model.safetensors"]
-    assert json.loads((root / "generator" / "config.json").read_text()) == {"latent_dim": 6, "image_size": 16, "channels": 3, "g_features": 4}
+    assert json.loads((root / "generator" / "config.json").read_text()) == {"latent_dim": 6, "image_size": 16, "channels": 3, "g_features": 4, "noise": "normal"}
     loaded_g = load_generator(root / "generator", device=device)
     loaded_d = load_discriminator(root / "discriminator", device=device)
     assert not loaded_g.training
