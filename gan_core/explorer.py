@@ -219,6 +219,7 @@ def load_warm_model(spec: str, name: str | None = None) -> WarmModel:
         strengths=strengths[:count],
         timeline=_read_timeline(root),
         log=read_log(log_path) if log_path.is_file() else [],
+        noise=generator.noise,  # seeds draw z from the distribution G was trained on
     )
     logger.info("loaded %s from %s (latent_dim %d, D %s)", model.name, generator_dir, model.latent_dim, "yes" if discriminator else "no")
     return model

@@ -142,6 +142,13 @@ def test_load_warm_model_accepts_a_generator_folder_and_a_run_in_progress(tmp_pa
     assert model.latent_dim == 4 and model.discriminator is None and model.timeline == []
 
 
+def test_seeds_draw_from_the_noise_the_generator_was_trained_on(tmp_path):
+    save_model(Generator(latent_dim=4, image_size=8, channels=1, g_features=2, noise="uniform"), tmp_path / "uniform" / "generator")
+    uniform = ex.Explorer([ex.load_warm_model(str(tmp_path / "uniform"))])
+    z = uniform.state_latent("uniform", 3, 1.0, [])[1]
+    torch.testing.assert_close(z, latent.noise_for_seed(3, 4, "uniform"))
+
+
 def test_load_warm_model_errors_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Hub repo id"):
         ex.load_warm_model(str(tmp_path / "missing" / "deeper" / "folder"))
