@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,44 +34,79 @@ def is_local_model_dir(path: str | os.PathLike) -> bool:
     return Path(path).is_dir()
 
 
-def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu", **hub_kwargs) -> M:
-    """Load ``cls`` (Generator or Discriminator) from a local folder or a Hub repo id, strictly.
+HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PARTS = {Generator: "generator", Discriminator: "discriminator"}
 
-    The model is rebuilt from its own ``config.json``; a missing, unexpected or misshaped tensor
-    raises ValueError naming it. Returns the model in eval mode on ``device``.
+
+def resolve_source(spec: str | os.PathLike) -> Path:
+    """A local folder as is, or a Hub repo id (``owner/name``) downloaded (or taken from the HF cache)."""
+    source = str(spec)
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{source} is a file; a model is a folder holding {CONFIG_NAME} and {WEIGHTS_NAME} (or generator/).")
+        return path
+    if HUB_REPO_ID.match(source):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.md", "*.jsonl", "*.png"]))
+        except Exception as err:  # offline, private, missing: all mean "not available here"
+            raise FileNotFoundError(
+                f"Could not get the Hub repo {source!r} ({type(err).__name__}: {err}). "
+                "Offline? Pass a local model folder instead."
+            ) from err
+    raise FileNotFoundError(f"No model folder at {source}: the path does not exist and it is not a Hub repo id (owner/name).")
+
+
+def find_part(root: Path, part: str) -> Path:
+    """The ``part`` ("generator" or "discriminator") folder of a model source.
+
+    Accepts the part folder itself, a run/weights folder holding ``part/``, and for the generator a
+    run still in progress (its newest ``snapshots/epoch_NNN/``).
+    """
+    if (root / part / CONFIG_NAME).is_file():
+        return root / part
+    if (root / CONFIG_NAME).is_file():
+        return root
+    snapshots = sorted((root / "snapshots").glob("epoch_*")) if part == "generator" and (root / "snapshots").is_dir() else []
+    if snapshots:
+        return snapshots[-1]
+    raise FileNotFoundError(
+        f"{root} holds no {part}: expected {root}/{part}/{CONFIG_NAME} (a shipped model or finished run) or "
+        f"{root}/{CONFIG_NAME} (a {part} folder)" + (f" or {root}/snapshots/epoch_NNN/ (a run in progress)." if part == "generator" else ".")
+    )
+
+
+def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu") -> M:
+    """Load ``cls`` (Generator or Discriminator) from a folder or a Hub repo id, strictly.
+
+    ``name_or_path`` is the model folder itself, a run/weights folder holding ``generator/`` and
+    ``discriminator/``, or a Hub repo id with either layout. The model is rebuilt from its own
+    ``config.json``; a missing, unexpected or misshaped tensor raises ValueError naming it.
+    Returns the model in eval mode on ``device``.
     """
     source = str(name_or_path)
-    local = Path(source)
-    if local.exists():
-        if not local.is_dir():
-            raise ValueError(f"{source} is a file; a model is a folder holding {CONFIG_NAME} and {WEIGHTS_NAME}.")
-        for needed in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (local / needed).is_file():
-                raise FileNotFoundError(
-                    f"Model folder {source} has no {needed}. A model folder is written by "
-                    "`save_pretrained` (or `python -m gan_core.train`) and holds config.json and model.safetensors."
-                )
-        try:
-            config = json.loads((local / CONFIG_NAME).read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{local / CONFIG_NAME} is not valid JSON: {err}") from err
-        _check_config_kind(cls, config, source)
-    elif source.startswith((".", "/", "~")) or source.count("/") > 1:
-        raise FileNotFoundError(f"No model folder at {source}: the path does not exist.")
+    folder = find_part(resolve_source(source), PARTS[cls])
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise FileNotFoundError(
+            f"Model folder {folder} has no {WEIGHTS_NAME}. A model folder is written by "
+            "`save_pretrained` (or `python -m gan_core.train`) and holds config.json and model.safetensors."
+        )
+    try:
+        config = json.loads((folder / CONFIG_NAME).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{folder / CONFIG_NAME} is not valid JSON: {err}") from err
+    _check_config_kind(cls, config, str(folder))
     try:
         # from_pretrained print()s "Loading weights from local directory"; keep stdout clean for CLIs.
         with contextlib.redirect_stdout(io.StringIO()):
-            model = cls.from_pretrained(source, strict=True, map_location=str(device), **hub_kwargs)
+            model = cls.from_pretrained(str(folder), strict=True, map_location=str(device))
     except RuntimeError as err:
         # safetensors/torch name the offending tensors ("Missing key(s)", "size mismatch for ...").
-        raise ValueError(f"The weights in {source} do not fit {cls.__name__} built from its config.json: {err}") from err
+        raise ValueError(f"The weights in {folder} do not fit {cls.__name__} built from its config.json: {err}") from err
     except TypeError as err:
-        raise ValueError(f"{source}/{CONFIG_NAME} does not describe a {cls.__name__}: {err}") from err
-    except OSError as err:
-        raise FileNotFoundError(
-            f"Could not load {cls.__name__} from {source!r}: not a local folder, and the Hugging Face Hub "
-            f"did not provide it ({type(err).__name__}: {err}). Offline? Pass a local model folder instead."
-        ) from err
+        raise ValueError(f"{folder / CONFIG_NAME} does not describe a {cls.__name__}: {err}") from err
     return model.to(device).eval()
 
 

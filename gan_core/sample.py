@@ -18,18 +18,15 @@ import numpy as np
 import torch
 
 from gan_core import render
-from gan_core.hub import load_generator
+from gan_core.hub import find_part, load_generator, resolve_source
 from gan_core.latent import NOISE_KINDS, noise_for_seed, truncate
 
 MAX_SAMPLES = 100_000
 
 
 def resolve_generator_path(model: str) -> str:
-    """A folder holding generator/ (a run or weights folder) resolves to that subfolder."""
-    path = Path(model)
-    if path.is_dir() and not (path / "config.json").exists() and (path / "generator" / "config.json").exists():
-        return str(path / "generator")
-    return model
+    """The generator folder of a model source (generator folder, run/weights folder, Hub repo id)."""
+    return str(find_part(resolve_source(model), "generator"))
 
 
 @torch.no_grad()
@@ -65,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (0 < args.truncation <= 2 and math.isfinite(args.truncation)):
         parser.error(f"--truncation must be in (0, 2], got {args.truncation}")
     try:
-        generator = load_generator(resolve_generator_path(args.model), device=args.device)
+        generator = load_generator(args.model, device=args.device)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
     images = generate(generator, args.num, args.seed, args.noise, args.truncation)

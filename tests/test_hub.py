@@ -114,3 +114,17 @@ def test_model_card_states_data_command_steps_and_metrics():
     assert card.startswith("---\n") and "library_name: gan_core" in card
     for expected in ("10k digits", "python -m gan_core.train --dataset mnist", "1234 steps", "| FID | 12.5 |", "`latent_dim`: 100"):
         assert expected in card
+
+
+def test_run_folder_resolves_to_its_parts(saved_pair):
+    _, _, root = saved_pair  # holds generator/ and discriminator/, like a run or weights folder
+    assert load_generator(root).latent_dim == 6
+    assert load_discriminator(root).channels == 3
+
+
+def test_run_in_progress_serves_its_newest_snapshot(tmp_path):
+    for epoch, width in ((1, 2), (2, 3)):
+        save_model(Generator(latent_dim=4, image_size=8, g_features=width), tmp_path / "run" / "snapshots" / f"epoch_{epoch:03d}")
+    assert load_generator(tmp_path / "run").g_features == 3
+    with pytest.raises(FileNotFoundError, match="holds no discriminator"):
+        load_discriminator(tmp_path / "run")
