@@ -34,7 +34,7 @@ from gan_core.training import load_checkpoint, recalibrate_batchnorm  # noqa: E4
 
 
 def generator_from_state(config: dict, state: dict) -> Generator:
-    model = Generator(config["latent_dim"], config["image_size"], config["channels"], config["g_features"])
+    model = Generator(config["latent_dim"], config["image_size"], config["channels"], config["g_features"], noise=config["noise"])
     model.load_state_dict(state)
     return model.eval()
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
     reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
-    scores = {name: reference.score(sample_uint8(g, reference.num, args.seed, config["noise"])) for name, g in candidates.items()}
+    scores = {name: reference.score(sample_uint8(g, reference.num, args.seed)) for name, g in candidates.items()}
     result = {
         **header("ema_vs_raw", "ema_vs_raw.py", argv),
         "run": str(run),

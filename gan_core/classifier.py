@@ -14,6 +14,8 @@ Train one with ``python -m gan_core.classifier --dataset fashion-mnist --out wei
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import math
 import shlex
@@ -173,7 +175,12 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
             f"No classifier at {path} (expected {hub.CONFIG_NAME} and {hub.WEIGHTS_NAME}). Train one with "
             "`python -m gan_core.classifier --dataset NAME --out DIR`, or use a folder under weights/classifiers/."
         )
-    return hub.load_model(Classifier, path, device=device)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained print()s a loading line
+            model = Classifier.from_pretrained(str(path), strict=True, map_location=str(device))
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{path} does not hold a gan_core Classifier: {err}") from err
+    return model.to(device).eval()
 
 
 def classifier_card(dataset: str, config: ClassifierConfig, test_accuracy: float, train: ImageData, num_test: int, seconds: float, command: str, model: Classifier) -> str:

@@ -60,8 +60,10 @@ def build_reference(
     return Reference.build(classifier, train.images, test.images, num, seed=seed, **reference_kwargs)
 
 
-def sample_uint8(generator: Generator, num: int, seed: int, noise: str = "normal") -> torch.Tensor:
-    """``num`` samples of ``generator`` (eval mode) as uint8 (N, C, H, W), deterministic in (seed, num)."""
+def sample_uint8(generator: Generator, num: int, seed: int, noise: str | None = None) -> torch.Tensor:
+    """``num`` samples of ``generator`` (eval mode) as uint8 (N, C, H, W), deterministic in (seed, num).
+
+    ``noise`` defaults to the distribution the generator records in its config."""
     array = torch.from_numpy(generate(generator.eval(), num, seed, noise))
     return array.unsqueeze(1) if array.dim() == 3 else array.permute(0, 3, 1, 2).contiguous()
 
@@ -76,7 +78,7 @@ def check_compatible(generator: Generator, reference: Reference, dataset: str) -
         )
 
 
-def evaluate(generator: Generator, reference: Reference, seed: int = 0, noise: str = "normal") -> dict:
+def evaluate(generator: Generator, reference: Reference, seed: int = 0, noise: str | None = None) -> dict:
     """Metrics of ``reference.num`` samples of ``generator`` and of the real floor: {"generated", "floor"}."""
     images = sample_uint8(generator, reference.num, seed, noise)
     return {"generated": reference.score(images), "floor": reference.floor()}
@@ -133,13 +135,13 @@ def classifier_accuracy(classifier_dir: Path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="generator folder, or a run/weights folder holding generator/")
+    p.add_argument("model", help="generator folder, a run/weights folder holding generator/, or a Hub repo id")
     p.add_argument("--dataset", required=True, help=f"the dataset the generator was trained on: {', '.join(dataset_names())}")
     p.add_argument("--data-dir", help="folder holding the dataset's IDX files")
     p.add_argument("--classifier", help="evaluation classifier folder (default weights/classifiers/DATASET)")
     p.add_argument("--num", type=int, default=10_000, help="samples, reference and floor size (default 10000; capped at the smaller split)")
     p.add_argument("--seed", type=int, default=0, help="noise and reference-sampling seed (default 0)")
-    p.add_argument("--noise", choices=("normal", "uniform"), default="normal", help="the noise the generator was trained with")
+    p.add_argument("--noise", choices=("normal", "uniform"), help="override the noise the generator records in its config")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     p.add_argument("--json", dest="json_path", help="also write the results to this JSON file")
     p.add_argument("--write-card", action="store_true", help="write the metrics into MODEL's README.md model card")
@@ -157,8 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         model_dir = Path(resolve_generator_path(args.model))
-        if not model_dir.is_dir():
-            raise FileNotFoundError(f"No generator folder at {args.model}: give a folder holding config.json and model.safetensors (or generator/).")
         generator = hub.load_generator(model_dir)
         classifier_dir = Path(args.classifier) if args.classifier else default_classifier_dir(args.dataset.partition(":")[0])
         classifier = load_classifier(classifier_dir)

@@ -81,7 +81,7 @@ def test_update_card_appends_when_there_is_no_section():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"model": "no/such/folder"}, "No generator folder at no/such/folder"),
+        ({"model": "no/such/folder"}, "No model folder at no/such/folder"),
         ({"--dataset": "imagenet"}, "Unknown dataset 'imagenet'"),
         ({"--num": "1"}, "--num must be between 2"),
         ({"--classifier": "missing"}, "python -m gan_core.classifier"),
