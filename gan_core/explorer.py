@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from gan_core import latent, render
-from gan_core.hub import load_discriminator, load_generator
+from gan_core.hub import find_part, load_discriminator, load_generator, resolve_source
 from gan_core.models import Discriminator, Generator
 from gan_core.plots import read_log
 
@@ -46,7 +46,6 @@ MAX_KEYFRAMES = 8
 GRID_SIDES = (2, 8)  # the grid is side x side tiles
 MAX_TERM_SEEDS = 8  # seeds averaged per arithmetic term
 GRID_TILE_SCALE = 4  # grid/GIF tiles are upscaled by this (nearest) so they stay crisp anywhere
-HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 SEFA_EXPLANATION = (
     "Directions are found in closed form (SeFa, Shen & Zhou 2021): G's first layer is linear in z, "
@@ -154,40 +153,6 @@ class WarmModel:
         return self.directions.shape[0]
 
 
-def resolve_source(spec: str) -> Path:
-    """A local model folder, or a Hub repo id downloaded (or taken from the local HF cache) to a folder."""
-    path = Path(spec).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"{spec} is a file; a model is a folder holding generator/ (or config.json).")
-        return path
-    if HUB_REPO_ID.match(spec) and not spec.startswith((".", "/", "~")):
-        from huggingface_hub import snapshot_download
-
-        try:
-            return Path(snapshot_download(spec))
-        except Exception as err:  # offline, private, missing: all mean "not available here"
-            raise FileNotFoundError(
-                f"Could not get the Hub repo {spec!r} ({type(err).__name__}: {err}). "
-                "Offline? Start the app with a local model folder instead."
-            ) from err
-    raise FileNotFoundError(f"No model folder at {spec}: the path does not exist and it is not a Hub repo id (owner/name).")
-
-
-def _generator_folder(root: Path) -> Path:
-    if (root / "generator" / "config.json").is_file():
-        return root / "generator"
-    if (root / "config.json").is_file():
-        return root
-    snapshots = sorted((root / "snapshots").glob("epoch_*")) if (root / "snapshots").is_dir() else []
-    if snapshots:  # a training run still in progress: its newest EMA snapshot
-        return snapshots[-1]
-    raise FileNotFoundError(
-        f"{root} holds no generator: expected {root}/generator/config.json (a shipped model or finished run), "
-        f"{root}/config.json (a generator folder) or {root}/snapshots/epoch_NNN/ (a run in progress)."
-    )
-
-
 def _read_timeline(root: Path) -> list[tuple[int, str]]:
     frames = []
     for png in sorted((root / "timeline").glob("epoch_*.png")):
@@ -200,7 +165,7 @@ def _read_timeline(root: Path) -> list[tuple[int, str]]:
 def load_warm_model(spec: str, name: str | None = None) -> WarmModel:
     """Load a model folder / run folder / Hub repo id with its D, directions, timeline and log."""
     root = resolve_source(spec)
-    generator_dir = _generator_folder(root)
+    generator_dir = find_part(root, "generator")
     generator = load_generator(generator_dir)
     discriminator = None
     for candidate in (root / "discriminator", generator_dir.parent / "discriminator"):

@@ -163,7 +163,7 @@ def test_load_warm_model_errors_name_the_problem(tmp_path):
 def test_hub_repo_id_is_tried_and_fails_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="Could not get the Hub repo 'nobody/no-such-dcgan'"):
-        ex.resolve_source("nobody/no-such-dcgan")
+        ex.load_warm_model("nobody/no-such-dcgan")
 
 
 def test_explorer_needs_a_model():
