@@ -25,7 +25,8 @@ def metric_row(name: str, scores: dict) -> str:
 
 
 def provenance(result: dict) -> str:
-    return f"\nMachine: {result.get('machine', 'n/a')}. Date: {result['date']}. Command:\n```\n{result['command']}\n```\n"
+    machine = f"Machine: {result['machine']}. " if "machine" in result else ""
+    return f"\n{machine}Date: {result['date']}. Command:\n```\n{result['command']}\n```\n"
 
 
 def throughput(result: dict) -> str:
