@@ -45,7 +45,9 @@ def summarise(window_rates: list[float], warmup: int) -> dict:
 def measure_ours(args, steps: int, work: Path) -> dict:
     out = work / "ours"
     command = [sys.executable, "-m", "gan_core.train", "--dataset", args.dataset, "--steps", str(steps), "--log-every", str(args.window),
-               "--out-dir", str(out), "--no-progress", "--device", args.device, "--seed", "0"]
+               "--out-dir", str(out), "--no-progress", "--device", args.device, "--seed", "0",
+               # the baseline's architecture (pytorch/examples' widths), whatever our defaults are
+               "--g-features", "64", "--d-features", "64"]
     if args.data_dir:
         command += ["--data-dir", args.data_dir]
     _, rss = run_measured(command)

@@ -50,8 +50,10 @@ class TrainConfig:
     image_size: int | None = None  # None: the dataset's own size (64 for folders)
     channels: int | None = None  # None: the dataset's own channels
     latent_dim: int = 100
-    g_features: int = 64
-    d_features: int = 64
+    # 32, not pytorch/examples' 64: at 28 px the narrower pair reached a clearly better FID in the same
+    # 12 CPU minutes (BENCHMARKS.md, "Quality at an equal time budget").
+    g_features: int = 32
+    d_features: int = 32
     batch_size: int = 128
     lr: float = 2e-4
     beta1: float = 0.5
