@@ -26,7 +26,6 @@ from common import header, write_result  # noqa: E402
 from gan_core import render  # noqa: E402
 from gan_core.hub import load_generator  # noqa: E402
 from gan_core.latent import noise_for_seed  # noqa: E402
-from gan_core.sample import resolve_generator_path  # noqa: E402
 
 
 @torch.no_grad()
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    generator = load_generator(resolve_generator_path(args.model), device=device)
+    generator = load_generator(args.model, device=device)
     result = {
         **header("generation_latency", "generation_latency.py", argv),
         "model": args.model,

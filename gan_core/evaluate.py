@@ -38,6 +38,14 @@ CLASSIFIER_ROOT = Path(__file__).resolve().parent.parent / "weights" / "classifi
 MAX_NUM = 100_000
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it, so cards and JSON carry no machine paths."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def default_classifier_dir(dataset: str) -> Path:
     return CLASSIFIER_ROOT / dataset
 
@@ -171,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset,
         "num": reference.num,
         "seed": args.seed,
-        "classifier": str(classifier_dir),
+        "classifier": _shown_path(classifier_dir),
         "classifier_test_accuracy": classifier_accuracy(classifier_dir),
         **evaluate(generator, reference, args.seed, args.noise),
         "command": "python -m gan_core.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv),

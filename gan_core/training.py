@@ -245,6 +245,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0  # training seconds over all invocations
         self.stop_requested = False  # set by request_stop(), e.g. from a signal handler
+        self._perm, self._perm_epoch = None, -1  # the current epoch's shuffle
         self._step_fn = torch.compile(self._train_step) if config.compile else self._train_step
 
     # ------------------------------------------------------------------ randomness
@@ -332,11 +333,15 @@ class Trainer:
         return recalibrate_batchnorm(model, self.config.bn_calibration_batches, self.config.batch_size, self.config.noise, self.config.seed + 20_000, self.device)
 
     @torch.no_grad()
-    def write_timeline_grid(self, epoch: int) -> Path:
-        """The fixed noise batch through the EMA generator: one PNG per epoch, same z every time."""
+    def write_timeline_grid(self, epoch: int, generator: Generator | None = None) -> Path:
+        """The fixed noise batch through the EMA generator: one PNG per epoch, same z every time.
+
+        ``generator``: the already recalibrated EMA generator, if the caller has it (default: made here).
+        """
         folder = self.out_dir / TIMELINE_DIR
         folder.mkdir(parents=True, exist_ok=True)
-        generator = self.ema_generator()
+        if generator is None:
+            generator = self.ema_generator()
         images = generator(self.fixed_noise)
         if self.config.keep_snapshots:
             snapshot = copy.deepcopy(generator).cpu().to(memory_format=torch.contiguous_format)
@@ -401,7 +406,7 @@ class Trainer:
                     interrupted = True
                     break
                 epoch, position = divmod(self.step, self.steps_per_epoch)
-                if position == 0 or not hasattr(self, "_perm_epoch") or self._perm_epoch != epoch:
+                if self._perm_epoch != epoch:
                     self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
                 index = self._perm[position * config.batch_size : (position + 1) * config.batch_size]
                 noise = sample_noise(config.batch_size, config.latent_dim, self._step_generator(self.step), config.noise, self.device)
@@ -413,9 +418,8 @@ class Trainer:
 
                 if self.step % config.log_every == 0:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
-                    record = self._log_window(stats, window_start, window_step, bar)
+                    self._log_window(stats, window_start, window_step, bar)
                     stats, window_start, window_step = StepStats.new(self.device), time.perf_counter(), self.step
-                    del record
                 if self.step % self.steps_per_epoch == 0:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self.write_timeline_grid(self.step // self.steps_per_epoch)
@@ -426,10 +430,14 @@ class Trainer:
         self.save_checkpoint()
         if interrupted:
             logger.warning("stopped at step %d: checkpoint written", self.step)
-            return {"step": self.step, "epochs": self.step / self.steps_per_epoch, "elapsed_sec": self.elapsed, "out_dir": str(self.out_dir), "interrupted": True}
-        return self.finish() | {"interrupted": False}
+            return self._summary() | {"interrupted": True}
+        self.finish()
+        return self._summary() | {"interrupted": False}
 
-    def _log_window(self, stats: StepStats, window_start: float, window_step: int, bar) -> dict:
+    def _summary(self) -> dict:
+        return {"step": self.step, "epochs": self.step / self.steps_per_epoch, "elapsed_sec": self.elapsed, "out_dir": str(self.out_dir)}
+
+    def _log_window(self, stats: StepStats, window_start: float, window_step: int, bar) -> None:
         values = (stats.sums / max(stats.count, 1)).tolist()  # the one host sync per log window
         seconds = time.perf_counter() - window_start
         record = {
@@ -444,20 +452,17 @@ class Trainer:
                 logger.error("%s is %s at step %d: training diverged", name, record[name], self.step)
         self._log(record)
         bar.set_postfix(Loss_D=f"{values[0]:.3f}", Loss_G=f"{values[1]:.3f}", **{"D(x)": f"{values[2]:.2f}", "D(G(z))": f"{values[3]:.2f}/{values[4]:.2f}"})
-        return record
 
-    def finish(self) -> dict:
+    def finish(self) -> None:
         """Export the EMA generator and D as Hub folders with model cards, plus plots and a final grid."""
         from gan_core import plots
 
-        config = self.config
-        epochs_done = self.step / self.steps_per_epoch
+        # Recalibrated once: the timeline grid of a partial last epoch and the export share it.
+        generator = self.ema_generator()
         if self.step % self.steps_per_epoch != 0 or self.step == 0:
-            self.write_timeline_grid(math.ceil(epochs_done))
-        generator = self.ema_generator().cpu()
-        discriminator = copy.deepcopy(self.discriminator).cpu().eval()
-        discriminator = discriminator.to(memory_format=torch.contiguous_format)
-        generator = generator.to(memory_format=torch.contiguous_format)
+            self.write_timeline_grid(math.ceil(self.step / self.steps_per_epoch), generator)
+        generator = generator.cpu().to(memory_format=torch.contiguous_format)
+        discriminator = copy.deepcopy(self.discriminator).cpu().eval().to(memory_format=torch.contiguous_format)
         self.export(generator, discriminator)
         log_path = self.out_dir / LOG_NAME
         if log_path.exists():
@@ -465,7 +470,6 @@ class Trainer:
         with torch.no_grad():
             images = generator(self.fixed_noise.cpu())
         render.save_png(render.make_grid(render.to_numpy_images(images), ncols=8), self.out_dir / "samples.png")
-        return {"step": self.step, "epochs": epochs_done, "elapsed_sec": self.elapsed, "out_dir": str(self.out_dir)}
 
     def export(self, generator: Generator, discriminator: Discriminator, metrics: dict | None = None) -> None:
         config = self.config
