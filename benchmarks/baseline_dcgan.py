@@ -6,8 +6,9 @@ every item) and a ``DataLoader`` with shuffling and its default 2 worker process
 Sigmoid and is trained with ``BCELoss``; ``.item()`` on D's outputs every step; the fixed-noise
 batch is drawn through G (in train mode, as the example does) every 100 iterations and saved as a
 PNG. The only changes: no torchvision (the transforms are written out), and G and D are
-``gan_core.models``' networks, the same architecture and widths as ours at the same batch size,
-so the comparison measures the training procedure and not the networks.
+``gan_core.core.models``' networks, the same architecture and widths as ours at the same batch
+size, so the comparison measures the training procedure and not the networks; and the fixed-noise
+PNG is drawn through ``GanPipeline``, like every picture of G.
 
 ``python benchmarks/baseline_dcgan.py --dataset fashion-mnist --minutes 12 --out runs/baseline``
 trains it and saves G as a Hub-style folder (G in eval mode is loadable by ``gan_core``).
@@ -29,9 +30,10 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gan_core import render  # noqa: E402
-from gan_core.data import ImageData, load_dataset  # noqa: E402
-from gan_core.models import Discriminator, Generator  # noqa: E402
+from gan_core import GanPipeline
+from gan_core.core import images
+from gan_core.core.data import ImageData, load_dataset
+from gan_core.core.models import Discriminator, Generator
 
 
 class ItemDataset(Dataset):
@@ -97,6 +99,7 @@ def train_baseline(config: BaselineConfig, *, max_seconds: float | None = None, 
     optimizerD = torch.optim.Adam(netD.parameters(), lr=config.lr, betas=(config.beta1, 0.999))  # noqa: N806
     optimizerG = torch.optim.Adam(netG.parameters(), lr=config.lr, betas=(config.beta1, 0.999))  # noqa: N806
 
+    samples = GanPipeline(netG)  # draws the fixed-noise PNG; leaves netG in train mode, as the example does
     run = BaselineRun(netG, netD)
     start = time.perf_counter()
     window_start, window_step = start, 0
@@ -134,8 +137,8 @@ def train_baseline(config: BaselineConfig, *, max_seconds: float | None = None, 
             if log is not None:
                 print(f"[{epoch}][{i}/{len(dataloader)}] Loss_D: {errD.item():.4f} Loss_G: {errG.item():.4f} D(x): {D_x:.4f} D(G(z)): {D_G_z1:.4f} / {D_G_z2:.4f}", file=log)
             if i % 100 == 0 and config.sample_dir:
-                fake = netG(fixed_noise)
-                render.save_png(render.make_grid(render.to_numpy_images(fake.detach())), Path(config.sample_dir) / "fake_samples.png")
+                fake = samples(fixed_noise.flatten(1), verdict=False).images  # (B, H, W[, 3]) uint8
+                images.save_png(images.make_grid(fake), Path(config.sample_dir) / "fake_samples.png")
 
             run.steps += 1
             now = time.perf_counter()

@@ -13,6 +13,7 @@ so the remaining difference is the output path (gr.Image file round trip vs. the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,21 +22,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_core import latent, render  # noqa: E402
-from gan_core.explorer import load_warm_model  # noqa: E402
+from gan_core import GanPipeline
+from gan_core.core import images
 
 DISPLAY_PX = 392  # the explorer's picture is 392 CSS px wide
 
 
 def build(model_spec: str, tuned: bool) -> gr.Blocks:
-    model = load_warm_model(model_spec)
-    z0 = latent.noise_for_seed(0, model.latent_dim)
-    scale = max(1, DISPLAY_PX // model.generator.image_size)
+    pipeline = GanPipeline.from_pretrained(model_spec)
+    scale = max(1, DISPLAY_PX // pipeline.image_size)
 
-    @torch.inference_mode()
     def picture(amount: float):
-        z = latent.move(z0, model.directions[:1], [amount])
-        return render.upscale(render.to_numpy_images(model.generator(z))[0], scale)
+        z = pipeline.latents([0], amounts=[amount])  # seed 0 moved along the strongest SeFa direction: (1, latent_dim)
+        return images.upscale(pipeline(z, verdict=False).images[0], scale)
 
     events = dict(trigger_mode="always_last", show_progress="hidden", queue=False) if tuned else {}
     with gr.Blocks(title="baseline") as demo:
@@ -49,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--tuned", action="store_true")
-    parser.add_argument("--port", type=int, default=7861)
+    # $GRADIO_SERVER_PORT, as app.py honours it: benchmarks start both through tests/app_fixtures.AppServer.
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7861")), help="default: $GRADIO_SERVER_PORT, else 7861")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     build(args.model, args.tuned).launch(server_name="127.0.0.1", server_port=args.port, quiet=True)

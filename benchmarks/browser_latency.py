@@ -3,10 +3,10 @@
     flock /tmp/cpu_bench.lock python benchmarks/browser_latency.py \\
         --model weights/fashion-mnist --model weights/mnist [--moves 60] [--json out.json]
 
-Starts three servers in the same run: the explorer (``app.py`` with every --model, so its RSS is
-the app with all of them loaded), the plain Gradio baseline (``baseline_slider_app.py``: slider
-``.input`` -> ``gr.Image`` with Gradio's defaults) and the same baseline with the explorer's event
-settings (``--tuned``). For each it measures, in Debian's Chromium driven by Playwright:
+Starts three servers in the same run, each with ``tests/app_fixtures.AppServer``: the explorer
+(``app.py`` with every --model, so its RSS is the app with all of them loaded), the plain Gradio
+baseline (``baseline_slider_app.py``: slider ``.input`` -> ``gr.Image`` with Gradio's defaults) and
+the same baseline with the explorer's event settings (``--tuned``). For each it measures, in Debian's Chromium driven by Playwright:
 
 * latency: ``--moves`` slider moves (after 5 warm-up moves), each an ``input`` event on the range
   element; the clock runs from just before the event to the new <img> being decoded ("decoded") and
@@ -24,16 +24,20 @@ import math
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, cpu_name
+
+# The project's one start-and-wait loop of an app server lives with the app's tests.
+sys.path.insert(0, str(ROOT / "tests"))
+
+from app_fixtures import AppServer
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 # In-page probes: how long from an input event to the next picture being decoded / shown, and a
@@ -86,39 +90,11 @@ window.__bench = {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, name: str, args: list[str], port: int, env: dict | None = None):
-        self.name, self.port = name, port
-        self.url = f"http://127.0.0.1:{port}/"
-        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{name} exited: {self.process.stderr.read().decode()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"{name} did not start")
-
-    def memory_mb(self) -> dict[str, float]:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        values = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
-        return {"rss_mb": values["VmRSS"] / 1024, "peak_rss_mb": values["VmHWM"] / 1024}
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+    return {"rss_mb": values["VmRSS"] / 1024, "peak_rss_mb": values["VmHWM"] / 1024}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -180,11 +156,10 @@ def measure(browser, url: str, slider: str, out: str, moves: int, drag_seconds: 
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
     import gradio
     import torch
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "gradio": gradio.__version__, "torch": torch.__version__}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(), "gradio": gradio.__version__, "torch": torch.__version__}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,26 +176,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    models = [item for spec in args.model for item in ("--model", spec)]
-    targets = [
-        ("explorer (app.py)", ["app.py", *models], {}, "#direction-1", "#picture"),
-        ("plain Gradio: slider.input -> gr.Image, defaults", ["benchmarks/baseline_slider_app.py", "--model", args.model[0]], {}, "#slider", "#out"),
-        ("plain Gradio, explorer's event settings", ["benchmarks/baseline_slider_app.py", "--model", args.model[0], "--tuned"], {}, "#slider", "#out"),
+    baseline = ROOT / "benchmarks" / "baseline_slider_app.py"
+    targets = [  # (name, AppServer arguments, slider selector, picture selector)
+        ("explorer (app.py)", {"models": args.model}, "#direction-1", "#picture"),
+        ("plain Gradio: slider.input -> gr.Image, defaults", {"models": args.model[:1], "script": baseline}, "#slider", "#out"),
+        ("plain Gradio, explorer's event settings", {"models": args.model[:1], "script": baseline, "extra_args": ("--tuned",)}, "#slider", "#out"),
     ]
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "python benchmarks/browser_latency.py " + " ".join(sys.argv[1:] if argv is None else argv), "machine": machine(), "results": {}}
-    with sync_playwright() as playwright:
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as logs:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         report["machine"]["chromium"] = browser.version
-        for name, server_args, env, slider, out in targets:
-            port = free_port()
-            if server_args[0] == "app.py":
-                env = {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-            else:
-                server_args = [*server_args, "--port", str(port)]
-            server = Server(name, server_args, port, env)
+        for name, server_args, slider, out in targets:
+            server = AppServer(**server_args, timeout=180.0, log_dir=Path(logs))
             try:
                 result = measure(browser, server.url, slider, out, args.moves, args.drag_seconds, args.seed)
-                result.update(server.memory_mb())
+                result.update(memory_mb(server.process.pid))
             finally:
                 server.stop()
             report["results"][name] = result

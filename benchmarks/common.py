@@ -1,7 +1,14 @@
-"""What every benchmark records: the machine, the command, the date; and how it writes and prints results."""
+"""What every benchmark shares: the machine, the command, the date; how results are written and
+printed; and how a generator is sampled and scored.
+
+Benchmarks run as scripts (``python benchmarks/NAME.py``, so benchmarks/ is on ``sys.path``) and
+import this module before ``gan_core``: importing it puts the repository on ``sys.path``, so
+``gan_core`` imports without being installed.
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -12,20 +19,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import torch
+
+from gan_core import GanPipeline, Generator
+from gan_core.evaluation import quality
+from gan_core.evaluation.classifier import Classifier, load_classifier
+from gan_core.evaluation.metrics import Reference
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, e.g. 'AMD EPYC 7B13' (else what platform knows)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def machine() -> str:
     """CPU model, core count, GPU (if any) and torch version, e.g. 'AMD EPYC, 2 cores, torch 2.13.0+cpu'."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
+    return f"{cpu_name()}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
 
 
 def header(benchmark: str, script: str, argv: list[str] | None) -> dict:
@@ -50,3 +67,24 @@ def print_scores(scores: dict[str, dict], floor: dict) -> None:
     width = max(len(name) for name in [*scores, "floor (real test)"])
     for name, s in [*scores.items(), ("floor (real test)", floor)]:
         print(f"{name:{width}s}  FID {s['fid']:8.3f}  KID {s['kid']:.4g}  precision {s['precision']:.3f}  recall {s['recall']:.3f}  classes hit {s['classes_hit']}")
+
+
+# ---------------------------------------------------------------------- scoring generators
+
+
+def classifier_from_args(args: argparse.Namespace) -> Classifier:
+    """The feature extractor of the metrics: ``--classifier``, else the dataset's (weights/classifiers/DATASET)."""
+    return load_classifier(args.classifier or quality.default_classifier_dir(args.dataset))
+
+
+def reference_from_args(args: argparse.Namespace, classifier: Classifier | None = None) -> Reference:
+    """The one fixed reference every model of a benchmark is scored against, from ``--dataset``,
+    ``--data-dir``, ``--num`` and ``--seed`` (``classifier``: default :func:`classifier_from_args`)."""
+    classifier = classifier if classifier is not None else classifier_from_args(args)
+    return quality.build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
+
+
+def eval_samples(generator: Generator, num: int, seed: int) -> torch.Tensor:
+    """``num`` samples of ``generator`` in eval mode, drawn as ``gan_core.evaluate`` draws them
+    (the noise stream of ``seed``, deterministic in (seed, num)): uint8 (N, C, H, W) on the CPU."""
+    return GanPipeline(generator.eval()).generate(num, seed).uint8

@@ -2,7 +2,7 @@
 
     python benchmarks/ema_vs_raw.py runs/fashion-mnist --dataset fashion-mnist
 
-Scores, with ``gan_core.evaluate``'s metrics and one fixed reference:
+Scores, with ``gan_core.evaluate``'s metrics and one fixed reference (samples drawn through ``GanPipeline``):
 - raw G: ``checkpoint["generator"]`` in eval mode (its own running BatchNorm statistics);
 - raw G + recalibrated BN: the same weights, statistics re-estimated as the exporter does;
 - EMA, BN not recalibrated: ``checkpoint["ema"]`` as stored (the EMA averages weights only, so its
@@ -19,22 +19,15 @@ import sys
 from pathlib import Path
 
 import torch
+from common import eval_samples, header, print_scores, reference_from_args, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from common import header, print_scores, write_result  # noqa: E402
-
-from gan_core.classifier import load_classifier  # noqa: E402
-from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
-from gan_core.hub import load_generator  # noqa: E402
-from gan_core.models import Generator  # noqa: E402
-from gan_core.training import load_checkpoint, recalibrate_batchnorm  # noqa: E402
+from gan_core.core.hub import load_generator
+from gan_core.core.models import Generator
+from gan_core.training import TrainConfig, load_checkpoint, recalibrate_batchnorm
 
 
-def generator_from_state(config: dict, state: dict) -> Generator:
-    model = Generator(config["latent_dim"], config["image_size"], config["channels"], config["g_features"], noise=config["noise"])
+def generator_from_state(config: TrainConfig, state: dict) -> Generator:
+    model = Generator(**config.model.generator_kwargs())
     model.load_state_dict(state)
     return model.eval()
 
@@ -51,24 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     run = Path(args.run)
     state = load_checkpoint(run / "checkpoint.pt")
-    config = state["config"]
+    config = TrainConfig.from_dict(state["config"])  # the sections, or a flat config of an older checkpoint
     raw = generator_from_state(config, state["generator"])
-    raw_recalibrated = recalibrate_batchnorm(copy.deepcopy(raw), config["bn_calibration_batches"], config["batch_size"], config["noise"], config["seed"] + 20_000, torch.device("cpu"))
+    # As the trainer's export does (Trainer.ema_generator), on the raw weights.
+    raw_recalibrated = recalibrate_batchnorm(
+        copy.deepcopy(raw), config.run.bn_calibration_batches, config.optim.batch_size, config.model.noise, config.optim.seed + 20_000, torch.device("cpu")
+    )
     candidates = {
         "raw G (eval, its running BN stats)": raw,
         "raw G + recalibrated BN": raw_recalibrated,
         "EMA, BN not recalibrated": generator_from_state(config, state["ema"]),
         "exported (EMA + recalibrated BN)": load_generator(run / "generator"),
     }
-    classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
-    reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
-    scores = {name: reference.score(sample_uint8(g, reference.num, args.seed)) for name, g in candidates.items()}
+    reference = reference_from_args(args)
+    scores = {name: reference.score(eval_samples(g, reference.num, args.seed)) for name, g in candidates.items()}
     result = {
         **header("ema_vs_raw", "ema_vs_raw.py", argv),
         "run": str(run),
         "step": state["step"],
         "epoch": round(state["epoch"], 2),
-        "ema_decay": config["ema_decay"],
+        "ema_decay": config.optim.ema_decay,
         "num": reference.num,
         "scores": scores,
         "floor": reference.floor(),

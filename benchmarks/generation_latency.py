@@ -2,9 +2,9 @@
 
     flock /tmp/cpu_bench.lock python benchmarks/generation_latency.py weights/fashion-mnist/generator
 
-Times what the app does per request: draw z for a seed, run G (eval mode, no grad), turn the
-output into uint8, tile the grid, encode a PNG. Reports the median and 90th percentile over
---repeats runs after --warmup runs. Writes benchmarks/results/generation_latency_<device>.json.
+Times what the app does per request, through ``GanPipeline``: draw z for a seed, run G (eval
+mode, no grad), turn the output into uint8, tile the grid, encode a PNG. Reports the median and
+90th percentile over --repeats runs after --warmup runs. Writes benchmarks/results/generation_latency_<device>.json.
 """
 
 from __future__ import annotations
@@ -13,28 +13,19 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
+from common import header, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from common import header, write_result  # noqa: E402
-
-from gan_core import render  # noqa: E402
-from gan_core.hub import load_generator  # noqa: E402
-from gan_core.latent import noise_for_seed  # noqa: E402
+from gan_core import GanPipeline
+from gan_core.core import images
 
 
-@torch.no_grad()
-def render_png(generator, seed: int, count: int, device: torch.device) -> bytes:
-    """z for ``seed`` -> G -> uint8 -> (grid) -> PNG bytes; synchronises the device before returning."""
-    z = noise_for_seed(seed, generator.latent_dim, "normal", count).to(device)
-    images = render.to_numpy_images(generator(z))  # (count, H, W[, 3]), copied to the host
-    picture = images[0] if count == 1 else render.make_grid(images, ncols=8)
-    return render.png_bytes(picture)
+def render_png(pipeline: GanPipeline, seed: int, count: int) -> bytes:
+    """z for ``seed`` -> G -> uint8 -> (grid) -> PNG bytes; the pictures reach the host before it returns."""
+    pictures = pipeline.generate(count, seed).images  # (count, H, W[, 3]) uint8, copied to the host
+    picture = pictures[0] if count == 1 else images.make_grid(pictures, ncols=8)
+    return images.png_bytes(picture)
 
 
 def time_it(fn, repeats: int, warmup: int) -> dict:
@@ -63,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    generator = load_generator(args.model, device=device)
+    pipeline = GanPipeline.from_pretrained(args.model, device=device)
     result = {
         **header("generation_latency", "generation_latency.py", argv),
         "model": args.model,
         "device": args.device,
         "threads": torch.get_num_threads(),
-        "one_image": time_it(lambda seed: render_png(generator, seed, 1, device), args.repeats, args.warmup),
-        "grid_64": time_it(lambda seed: render_png(generator, seed, 64, device), args.repeats, args.warmup),
+        "one_image": time_it(lambda seed: render_png(pipeline, seed, 1), args.repeats, args.warmup),
+        "grid_64": time_it(lambda seed: render_png(pipeline, seed, 64), args.repeats, args.warmup),
     }
     out = write_result(result, args.out, f"generation_latency_{device.type}.json")
     print(f"1 image: {result['one_image']['median_ms']:.2f} ms median; 64-image grid: {result['grid_64']['median_ms']:.2f} ms median; wrote {out}")

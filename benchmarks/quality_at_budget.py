@@ -26,35 +26,26 @@ import time
 from pathlib import Path
 
 import torch
+from baseline_dcgan import BaselineConfig, train_baseline
+from common import RESULTS, ROOT, classifier_from_args, eval_samples, header, print_scores, reference_from_args, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from baseline_dcgan import BaselineConfig, train_baseline  # noqa: E402
-from common import RESULTS, header, print_scores, write_result  # noqa: E402
-
-from gan_core import render  # noqa: E402
-from gan_core.classifier import load_classifier  # noqa: E402
-from gan_core.data import load_dataset, to_uint8  # noqa: E402
-from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
-from gan_core.latent import noise_for_seed  # noqa: E402
-from gan_core.training import TrainConfig, Trainer  # noqa: E402
+from gan_core import GanPipeline
+from gan_core.core import images
+from gan_core.core.data import load_dataset
+from gan_core.core.latent import noise_for_seed
+from gan_core.training import TrainConfig, Trainer
 
 
-@torch.no_grad()
 def sample_train_mode(generator: torch.nn.Module, num: int, seed: int, batch_size: int = 128) -> torch.Tensor:
     """pytorch/examples' way: G left in train mode, so BatchNorm uses each batch's statistics.
     Runs on a copy (train-mode forwards would move the running statistics). uint8 (N, C, H, W)."""
-    model = copy.deepcopy(generator).cpu().train()
-    z = noise_for_seed(seed, model.latent_dim, "normal", num)
-    return torch.cat([to_uint8(model(part)) for part in z.split(batch_size)])
+    pipeline = GanPipeline(copy.deepcopy(generator).cpu().train())
+    z = noise_for_seed(seed, pipeline.latent_dim, pipeline.noise, num)  # the same z as eval_samples
+    return pipeline(z, verdict=False, batch_size=batch_size).uint8
 
 
 def save_grid(images_uint8: torch.Tensor, path: Path) -> None:
-    array = images_uint8[:64].permute(0, 2, 3, 1).numpy()
-    array = array[..., 0] if array.shape[-1] == 1 else array
-    render.save_png(render.make_grid(array, ncols=8), path)
+    images.save_png(images.make_grid(images.channels_last_numpy(images_uint8[:64]), ncols=8), path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.minutes > 0:
         p.error(f"--minutes must be positive, got {args.minutes}")
-    classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
+    classifier = classifier_from_args(args)  # before training: a missing classifier fails fast
     work = Path(args.work_dir)
     data = load_dataset(args.dataset, data_dir=args.data_dir)
 
     # Ours: the library's defaults, limited by wall clock.
-    config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
-                         out_dir=str(work / "ours"), progress=False)
+    config = TrainConfig.from_flat(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
+                                   out_dir=str(work / "ours"), progress=False)
     start = time.perf_counter()
     trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py")
     summary = trainer.train()
@@ -91,19 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     baseline_config = BaselineConfig(dataset=args.dataset, data_dir=args.data_dir, workers=args.workers, device=args.device, seed=args.seed,
                                      sample_dir=str(work / "baseline"))
     (work / "baseline").mkdir(parents=True, exist_ok=True)
-    baseline = train_baseline(baseline_config, max_seconds=args.minutes * 60, data=data, log=open(work / "baseline" / "log.txt", "w"))
+    with open(work / "baseline" / "log.txt", "w") as log:
+        baseline = train_baseline(baseline_config, max_seconds=args.minutes * 60, data=data, log=log)
     baseline_g = baseline.generator.cpu()
     baseline_g.eval().save_pretrained(work / "baseline" / "generator")
 
-    reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
+    reference = reference_from_args(args, classifier)
     n = reference.num
     samples = {
-        "ours (exported: EMA + recalibrated BN, eval)": sample_uint8(ours_exported, n, args.seed),
-        "ours (raw G, eval)": sample_uint8(ours_raw, n, args.seed),
-        "baseline (G in eval mode)": sample_uint8(baseline_g, n, args.seed),
+        "ours (exported: EMA + recalibrated BN, eval)": eval_samples(ours_exported, n, args.seed),
+        "ours (raw G, eval)": eval_samples(ours_raw, n, args.seed),
+        "baseline (G in eval mode)": eval_samples(baseline_g, n, args.seed),
         "baseline (G in train mode, as pytorch/examples samples)": sample_train_mode(baseline_g, n, args.seed),
     }
-    scores = {name: reference.score(images) for name, images in samples.items()}
+    scores = {name: reference.score(pictures) for name, pictures in samples.items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     grids = {}
     for key, name in (("ours", "ours (exported: EMA + recalibrated BN, eval)"), ("baseline_eval", "baseline (G in eval mode)"),

@@ -18,15 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import RESULTS, eval_samples, header, reference_from_args, write_result
 
-from common import RESULTS, header, write_result  # noqa: E402
-
-from gan_core.classifier import load_classifier  # noqa: E402
-from gan_core.evaluate import build_reference, default_classifier_dir, sample_uint8  # noqa: E402
-from gan_core.hub import load_generator  # noqa: E402
+from gan_core.core import hub
 
 CURVES = (
     ("fid", "FID (classifier features)"),
@@ -37,9 +31,10 @@ CURVES = (
 
 
 def snapshot_dirs(run: Path, every: int) -> list[tuple[int, Path]]:
-    found = sorted((int(m.group(1)), d) for d in (run / "snapshots").glob("epoch_*") if (m := re.fullmatch(r"epoch_(\d+)", d.name)) and (d / "model.safetensors").is_file())
+    folder = run / hub.SNAPSHOT_DIR
+    found = sorted((int(m.group(1)), d) for d in folder.glob("epoch_*") if (m := re.fullmatch(r"epoch_(\d+)", d.name)) and (d / hub.WEIGHTS_NAME).is_file())
     if not found:
-        raise FileNotFoundError(f"No snapshots in {run / 'snapshots'}; train with `python -m gan_core.train --keep-snapshots`.")
+        raise FileNotFoundError(f"No snapshots in {folder}; train with `python -m gan_core.train --keep-snapshots`.")
     last = found[-1][0]
     return [(epoch, d) for epoch, d in found if epoch % every == 0 or epoch == 1 or epoch == last]
 
@@ -93,13 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {out}")
         return 0
     snapshots = snapshot_dirs(Path(args.run), args.every)
-    classifier = load_classifier(args.classifier or default_classifier_dir(args.dataset))
-    reference = build_reference(args.dataset, classifier, data_dir=args.data_dir, num=args.num, seed=args.seed)
+    reference = reference_from_args(args)
     floor = reference.floor()
     rows = []
     for epoch, folder in snapshots:
         start = time.perf_counter()
-        scores = reference.score(sample_uint8(load_generator(folder), reference.num, args.seed))
+        scores = reference.score(eval_samples(hub.load_generator(folder), reference.num, args.seed))
         rows.append({"epoch": epoch, **{k: v for k, v in scores.items() if k != "class_histogram"}})
         print(f"epoch {epoch:3d}: FID {scores['fid']:8.3f}  KID {scores['kid']:.4g}  P {scores['precision']:.3f}  R {scores['recall']:.3f}  "
               f"KL {scores['class_kl']:.3f}  IS {scores['inception_score']:.2f}  ({time.perf_counter() - start:.0f} s)", flush=True)

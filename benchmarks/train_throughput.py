@@ -67,11 +67,11 @@ def measure_baseline(args, steps: int, workers: int, work: Path) -> dict:
 
 def baseline_worker(args) -> None:
     """Inside the baseline's own process: train and write the per-window throughputs."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from baseline_dcgan import BaselineConfig, train_baseline
 
     config = BaselineConfig(dataset=args.dataset, data_dir=args.data_dir, workers=args.workers, device=args.device)
-    run = train_baseline(config, max_steps=args.baseline_steps, log_every=args.window, log=open(os.devnull, "w"))
+    with open(os.devnull, "w") as log:
+        run = train_baseline(config, max_steps=args.baseline_steps, log_every=args.window, log=log)
     Path(args.as_baseline).write_text(json.dumps(run.images_per_sec))
 
 

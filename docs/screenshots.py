@@ -2,23 +2,25 @@
 
     python docs/screenshots.py --model weights/fashion-mnist --model weights/mnist
 
-Starts ``app.py`` with the given models on a free port, opens a shared-state link so Explore shows
-a moved picture, and writes docs/screenshot.png (Explore) and docs/screenshot-<tab>.png.
+Builds the explorer with the given models in this process (``app.build_demo``) and serves it on a
+free port, opens a shared-state link so Explore shows a moved picture, and writes
+docs/screenshot.png (Explore) and docs/screenshot-<tab>.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import app
+from gan_core.explorer import Explorer
+
 TABS = {"interpolate": "Interpolate", "arithmetic": "Vector arithmetic", "grid": "Grid", "training": "How it trained"}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,27 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args(argv)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
-    server = subprocess.Popen([sys.executable, "app.py", *[x for m in args.model for x in ("--model", m)]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "gradio_api/info", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
 
+    explorer = Explorer.from_sources(args.model)
+    demo = app.build_demo(explorer)
+    # launch() returns once the server answers; with no port given Gradio takes the first free one from 7860.
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH_OPTIONS)
+    try:
         out = Path(args.out_dir)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            model = Path(args.model[0]).name if Path(args.model[0]).exists() else args.model[0]
-            page.goto(f"{url}?model={model}&{args.state}")
+            page.goto(f"{demo.local_url}?model={explorer.names[0]}&{args.state}")
             page.wait_for_selector("#picture img")
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(800)
@@ -60,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.screenshot(path=out / f"screenshot-{key}.png", full_page=True)
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        demo.close()
     return 0
 
 

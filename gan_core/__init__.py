@@ -1,11 +1,22 @@
 """gan_core: train, load and explore DCGANs (Radford et al. 2015) on a GPU or the CPU.
 
-Modules: ``models`` (networks), ``data`` (datasets by name), ``training`` (the adversarial loop),
-``latent`` (pure latent-space functions), ``render`` (pictures), ``hub`` (save/load/push),
-``plots``. Command lines: ``python -m gan_core.train`` and ``python -m gan_core.sample``.
+The centre is :class:`GanPipeline` (``gan_core.pipeline``): seeds or z in, uint8 pictures and the
+discriminator's verdicts out. Around it:
+
+- ``gan_core.core``: what everything builds on: networks (``models``), latent-space math
+  (``latent``), pixels (``images``), datasets (``data``), loading and saving (``hub``), the run
+  manifest (``manifest``) and validation (``checks``).
+- ``gan_core.training``: the adversarial loop (``trainer``), its config (``config``) and plots.
+- ``gan_core.evaluation``: the evaluation classifier and the quality metrics.
+- ``gan_core.explorer``: what the web app shows, as plain functions of plain values.
+
+Commands (``python -m gan_core.<verb>``): ``train``, ``sample``, ``evaluate``, ``export``,
+``train_classifier``.
 """
 
-from gan_core.models import Discriminator, Generator
+from gan_core.core.hub import load_discriminator, load_generator
+from gan_core.core.models import Discriminator, Generator
+from gan_core.pipeline import GanPipeline, Pictures
 
-__all__ = ["Generator", "Discriminator"]
-__version__ = "0.1.0"
+__all__ = ["GanPipeline", "Pictures", "Generator", "Discriminator", "load_generator", "load_discriminator"]
+__version__ = "0.2.0"

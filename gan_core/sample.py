@@ -15,31 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from gan_core import render
-from gan_core.hub import find_part, load_generator, resolve_source
-from gan_core.latent import NOISE_KINDS, noise_for_seed, truncate
+from gan_core.core import images
+from gan_core.core.latent import NOISE_KINDS
+from gan_core.pipeline import GanPipeline
 
 MAX_SAMPLES = 100_000
-
-
-def resolve_generator_path(model: str) -> str:
-    """The generator folder of a model source (generator folder, run/weights folder, Hub repo id)."""
-    return str(find_part(resolve_source(model), "generator"))
-
-
-@torch.no_grad()
-def generate(generator: torch.nn.Module, num: int, seed: int, noise: str | None = None, psi: float = 1.0, batch_size: int = 500) -> np.ndarray:
-    """``num`` samples for ``seed`` as uint8 (N, H, W) or (N, H, W, 3). Deterministic in (seed, num).
-
-    ``noise`` defaults to the distribution the generator was trained on (its config's ``noise``).
-    """
-    device = next(generator.parameters()).device
-    noise = noise or getattr(generator, "noise", "normal")
-    z = truncate(noise_for_seed(seed, generator.latent_dim, noise, num), psi)
-    chunks = [render.to_numpy_images(generator(part.to(device))) for part in z.split(batch_size)]
-    return np.concatenate(chunks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,16 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     if not (0 < args.truncation <= 2 and math.isfinite(args.truncation)):
         parser.error(f"--truncation must be in (0, 2], got {args.truncation}")
     try:
-        generator = load_generator(args.model, device=args.device)
+        pipeline = GanPipeline.from_pretrained(args.model, device=args.device)
+        samples = pipeline.generate(args.num, args.seed, args.truncation, noise=args.noise).images
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
-    images = generate(generator, args.num, args.seed, args.noise, args.truncation)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
-        np.save(out, images)
+        np.save(out, samples)
     else:
-        render.save_png(render.make_grid(images, ncols=args.ncols), out)
-    print(f"wrote {args.num} samples of shape {images.shape[1:]} to {out}")
+        images.save_png(images.make_grid(samples, ncols=args.ncols), out)
+    print(f"wrote {args.num} samples of shape {samples.shape[1:]} to {out}")
     return 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gan_core.data import IDX_DATASETS, write_idx  # noqa: E402
+from gan_core.core.data import IDX_DATASETS, write_idx
 
 FASHION_SYSTEM_DIR = Path(IDX_DATASETS["fashion-mnist"].system_dirs[0])
 MNIST_TRAIN = 8_000

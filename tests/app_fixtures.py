@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_core import render
-from gan_core.hub import save_model
-from gan_core.models import Discriminator, Generator
+from gan_core.core import images
+from gan_core.core.hub import save_model
+from gan_core.core.models import Discriminator, Generator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def make_model_folder(folder: Path, *, image_size: int = 16, channels: int = 1, 
     (folder / "timeline").mkdir(parents=True)
     shape = (4, image_size, image_size) + ((3,) if channels == 3 else ())
     for epoch in range(1, epochs + 1):
-        render.save_png(render.make_grid(rng.integers(0, 256, shape, dtype=np.uint8)), folder / "timeline" / f"epoch_{epoch:03d}.png")
+        images.save_png(images.make_grid(rng.integers(0, 256, shape, dtype=np.uint8)), folder / "timeline" / f"epoch_{epoch:03d}.png")
     records = [
         {"step": 10 * i, "epoch": i / 2, "loss_d": 1.0 / i, "loss_g": 1.0 + i, "d_real": 0.9, "d_fake": 0.1 * i, "d_fake_after": 0.1}
         for i in range(1, 2 * epochs + 1)
@@ -48,28 +48,33 @@ def free_port() -> int:
 
 
 class AppServer:
-    """``python app.py --model ...`` in a subprocess on a free port; stop() ends it."""
+    """``python app.py --model ...`` (or another Gradio ``script``) in a subprocess on a free port; stop() ends it.
 
-    def __init__(self, models: list[Path], timeout: float = 120.0):
+    The one start-and-wait loop of the project: tests and benchmarks use it.
+    """
+
+    def __init__(
+        self, models: list[Path], timeout: float = 120.0, script: Path = ROOT / "app.py", extra_args: tuple[str, ...] = (), log_dir: Path | None = None
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port), GRADIO_ANALYTICS_ENABLED="False")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        args = [sys.executable, str(ROOT / "app.py")] + [item for m in models for item in ("--model", str(m))]
-        self.log_path = Path(models[0]).parent / f"app-{self.port}.log"
+        args = [sys.executable, str(script), *[item for m in models for item in ("--model", str(m))], *extra_args]
+        self.log_path = (Path(log_dir) if log_dir is not None else Path(models[0]).parent) / f"app-{self.port}.log"
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{Path(script).name} exited with {self.process.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2):
                     return
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{self.log()}")
+        raise RuntimeError(f"{Path(script).name} did not answer within {timeout:.0f} s:\n{self.log()}")
 
     def alive(self) -> bool:
         return self.process.poll() is None

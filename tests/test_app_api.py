@@ -4,6 +4,7 @@ with gradio_client, good inputs and bad ones (a clear error each time, and the s
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 import os
@@ -107,7 +108,7 @@ def test_timeline(client):
 
 def test_share_and_restore(client):
     text, link = client.predict("grey", 12, 0.8, 1.5, *ZEROS[1:], api_name="/share")
-    assert json.loads(text)["directions"][0] == 1.5 and link.startswith("?model=grey&seed=12")
+    assert json.loads(text)["amounts"][0] == 1.5 and link.startswith("?model=grey&seed=12")
     for pasted in (text, link):
         model, info, seed, psi, d1, *_ = client.predict(pasted, api_name="/restore")
         assert (model, seed, psi, d1["value"]) == ("grey", 12, 0.8, 1.5)
@@ -178,3 +179,24 @@ def test_app_exits_with_a_clear_message_when_gan_models_is_wrong(tmp_path):
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "error: No model folder at /nonexistent/model" in done.stderr
+
+
+def test_importing_the_app_has_no_side_effects(tmp_path):
+    """`import app` loads no model and launches nothing, even when no model could load."""
+    env = dict(os.environ, GAN_MODELS="/nonexistent/model")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    code = "import app, torch; assert 'demo' not in vars(app); assert torch.get_num_threads() > 0; print('imported')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr
+
+
+def test_the_demo_builds_in_process_with_the_documented_endpoints(server):
+    import app
+    from gan_core.explorer import Explorer
+
+    grey = server.log_path.parent / "grey"
+    demo = app.build_demo(Explorer.from_sources([str(grey)]))
+    named = {f"/{fn.api_name}" for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
+    assert named == ENDPOINTS
+    explore = next(fn for fn in demo.fns.values() if fn.api_name == "explore")
+    assert [p.name for p in inspect.signature(explore.fn).parameters.values()] == ["model", "seed", "psi", *[f"d{k}" for k in range(1, 9)]]

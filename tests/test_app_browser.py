@@ -10,7 +10,7 @@ from app_fixtures import AppServer, make_model_folder
 from gradio_client import Client
 from PIL import Image
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

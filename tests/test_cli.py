@@ -6,8 +6,10 @@ import torch
 from PIL import Image
 
 from gan_core import sample, train
-from gan_core.hub import save_model
-from gan_core.models import Generator
+from gan_core.core.hub import save_model
+from gan_core.core.images import to_numpy_images
+from gan_core.core.latent import noise_for_seed
+from gan_core.core.models import Generator
 
 
 def run_train(argv, capsys):
@@ -37,7 +39,7 @@ def test_resume_from_missing_checkpoint(capsys, tmp_path):
 
 def test_resume_with_another_config_is_refused_before_work(capsys, tmp_path):
     out = str(tmp_path / "run")
-    assert train.main(["--dry-run", "--steps", "3", "--out-dir", out, "--no-progress"]) == 0
+    assert train.main(["--dry-run", "--steps", "3", "--out-dir", out, "--no-progress", "--no-onnx"]) == 0
     before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
     code, err = run_train(["--dry-run", "--resume", "--out-dir", out, "--g-features", "16", "--image-size", "32"], capsys)
     assert code == 2 and "g_features: checkpoint 8 vs now 16" in err and "image_size: checkpoint 16 vs now 32" in err
@@ -46,7 +48,18 @@ def test_resume_with_another_config_is_refused_before_work(capsys, tmp_path):
 
 def test_dry_run_trains_and_exports(tmp_path):
     assert train.main(["--dry-run", "--out-dir", str(tmp_path / "dry"), "--no-progress"]) == 0
-    assert (tmp_path / "dry" / "generator" / "model.safetensors").exists()
+    for part in ("generator", "discriminator"):
+        for name in ("model.safetensors", "config.json", "run.json", "README.md", "model.onnx"):
+            assert (tmp_path / "dry" / part / name).exists(), f"{part}/{name}"
+
+
+def test_help_shows_the_real_defaults(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in ("Adam learning rate (default: 0.0002)", "G's base width (default: 32)", "images per step (default: 128)",
+                     "--compile, --no-compile", "total epochs, counted over resumes (default: 5 when no limit is given)"):
+        assert expected in text
 
 
 @pytest.fixture
@@ -100,14 +113,10 @@ def test_sample_missing_model(tmp_path, capsys):
 
 
 def test_sample_draws_z_from_the_models_own_noise(tmp_path):
-    from gan_core.latent import noise_for_seed
-
     torch.manual_seed(0)
     generator = Generator(latent_dim=8, image_size=8, g_features=4, noise="uniform").eval()
     save_model(generator, tmp_path / "uniform")
     assert sample.main([str(tmp_path / "uniform"), "--num", "2", "--seed", "5", "--out", str(tmp_path / "u.npy")]) == 0
     with torch.no_grad():
         expected = generator(noise_for_seed(5, 8, "uniform", 2))
-    from gan_core.render import to_numpy_images
-
     assert np.array_equal(np.load(tmp_path / "u.npy"), to_numpy_images(expected))

@@ -10,16 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core import data
-from gan_core.data import (
+from gan_core.core import data
+from gan_core.core.data import (
     ChecksumError,
     DatasetNotFoundError,
     IDX_DATASETS,
     load_dataset,
     parse_dataset_name,
     read_idx,
-    to_model_range,
-    to_uint8,
     write_idx,
 )
 
@@ -201,10 +199,3 @@ def test_unknown_dataset_names_list_the_known_ones(name):
 def test_synthetic_is_deterministic_and_small():
     a, b = load_dataset("synthetic", image_size=16), load_dataset("synthetic", image_size=16)
     assert torch.equal(a.images, b.images) and a.images.shape == (256, 1, 16, 16)
-
-
-def test_range_conversions_round_trip():
-    images = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
-    as_float = to_model_range(images)
-    assert as_float.min() == -1 and as_float.max() == 1
-    assert torch.equal(to_uint8(as_float), images)

@@ -7,11 +7,12 @@ import json
 import pytest
 import torch
 
-from gan_core import classifier as classifier_cli
-from gan_core import evaluate
-from gan_core.classifier import load_classifier
-from gan_core.metrics import METRIC_INFO
-from gan_core.models import Generator
+from gan_core import train_classifier as classifier_cli
+from gan_core import evaluate, train
+from gan_core.core.manifest import read_manifest
+from gan_core.evaluation.classifier import load_classifier
+from gan_core.evaluation.metrics import METRIC_INFO
+from gan_core.core.models import Generator
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def run_evaluate(generator_dir, classifier_dir, tmp_path, *extra) -> dict:
 
 def test_classifier_cli_writes_a_loadable_model_with_its_accuracy(classifier_dir):
     card = (classifier_dir / "README.md").read_text()
-    assert "Test accuracy" in card and "python -m gan_core.classifier --dataset synthetic" in card
+    assert "Test accuracy" in card and "python -m gan_core.train_classifier --dataset synthetic" in card
     model = load_classifier(classifier_dir)
     assert model.class_names == ["small", "medium", "large"]
     assert evaluate.classifier_accuracy(classifier_dir).endswith("%")
@@ -84,7 +85,7 @@ def test_update_card_appends_when_there_is_no_section():
         ({"model": "no/such/folder"}, "No model folder at no/such/folder"),
         ({"--dataset": "imagenet"}, "Unknown dataset 'imagenet'"),
         ({"--num": "1"}, "--num must be between 2"),
-        ({"--classifier": "missing"}, "python -m gan_core.classifier"),
+        ({"--classifier": "missing"}, "python -m gan_core.train_classifier"),
     ],
 )
 def test_bad_arguments_stop_with_a_clear_message(generator_dir, classifier_dir, tmp_path, capsys, change, message):
@@ -109,3 +110,22 @@ def test_classifier_cli_rejects_unlabelled_data(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         classifier_cli.main(["--dataset", f"folder:{tmp_path}", "--out", str(tmp_path / "c")])
     assert exit_info.value.code == 2 and "has no labels" in capsys.readouterr().err
+
+
+def test_the_dataset_comes_from_the_run_manifest_and_write_card_records_it(classifier_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--dry-run", "--steps", "2", "--out-dir", str(run), "--no-progress", "--no-onnx"]) == 0
+    out = tmp_path / "from-manifest.json"
+    argv = [str(run), "--classifier", str(classifier_dir), "--num", "32", "--kid-subsets", "2", "--json", str(out), "--write-card"]
+    assert evaluate.main(argv) == 0
+    assert json.loads(out.read_text())["dataset"] == "synthetic"  # no --dataset given
+    recorded = read_manifest(run / "generator").evaluation
+    assert recorded["rows"][0] == ["metric", "better", "generated", "floor (real test)"]
+    card = (run / "generator" / "README.md").read_text()
+    assert card.count("## Metrics") == 1 and "| FID (classifier features) | lower |" in card and "Not measured yet" not in card
+
+
+def test_a_model_without_manifest_needs_dataset(generator_dir, classifier_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main([str(generator_dir), "--classifier", str(classifier_dir)])
+    assert exit_info.value.code == 2 and "has no run.json naming its dataset; pass --dataset" in capsys.readouterr().err

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gan_core.hub import load_discriminator, load_generator, model_card, push_folder, save_model
-from gan_core.models import Discriminator, Generator
+from gan_core.core.hub import load_discriminator, load_generator, push_folder, save_model
+from gan_core.core.models import Discriminator, Generator
 
 
 @pytest.fixture
@@ -106,14 +106,6 @@ def test_push_without_token_says_how_to_get_one(monkeypatch, tmp_path, saved_pai
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ValueError, match="HF_TOKEN"):
         push_folder(saved_pair[2] / "generator", "someone/dcgan")
-
-
-def test_model_card_states_data_command_steps_and_metrics():
-    card = model_card(title="T", role="generator", config={"latent_dim": 100}, dataset="mnist", data_note="10k digits",
-                      command="python -m gan_core.train --dataset mnist", steps=1234, epochs=2.5, metrics={"FID": 12.5})
-    assert card.startswith("---\n") and "library_name: gan_core" in card
-    for expected in ("10k digits", "python -m gan_core.train --dataset mnist", "1234 steps", "| FID | 12.5 |", "`latent_dim`: 100"):
-        assert expected in card
 
 
 def test_run_folder_resolves_to_its_parts(saved_pair):

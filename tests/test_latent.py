@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gan_core import latent
+from gan_core.core import latent
 
 
 def test_noise_for_seed_is_reproducible_and_seed_dependent():

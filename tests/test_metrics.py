@@ -8,9 +8,10 @@ import math
 import pytest
 import torch
 
-from gan_core.classifier import ClassifierConfig, predict, train_classifier
-from gan_core.data import make_synthetic
-from gan_core.metrics import (
+from gan_core.evaluation.classifier import predict
+from gan_core.evaluation.classifier_training import ClassifierConfig, train_classifier
+from gan_core.core.data import make_synthetic
+from gan_core.evaluation.metrics import (
     Reference,
     class_histogram,
     class_kl,

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_core.models import Discriminator, Generator, plan_stack
+from gan_core.core.models import Discriminator, Generator, plan_stack
 
 
 @pytest.mark.parametrize("image_size", [8, 16, 28, 32, 64])

@@ -10,18 +10,18 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import PYTHON, ROOT, run_module_env
-from gan_core.data import make_synthetic
-from gan_core.models import Generator
+from gan_core.core.data import make_synthetic
+from gan_core.core.models import Generator
 from gan_core.training import EMA, TrainConfig, Trainer, load_checkpoint, recalibrate_batchnorm
 
 TINY = dict(dataset="synthetic", image_size=8, g_features=4, d_features=4, latent_dim=8, batch_size=16,
-            log_every=4, num_fixed=4, bn_calibration_batches=2, progress=False)
+            log_every=4, num_fixed=4, bn_calibration_batches=2, progress=False, onnx=False)
 TINY_ARGS = ["--dataset", "synthetic", "--image-size", "8", "--g-features", "4", "--d-features", "4", "--latent-dim", "8",
-             "--batch-size", "16", "--log-every", "4", "--no-progress", "--device", "cpu"]
+             "--batch-size", "16", "--log-every", "4", "--no-progress", "--device", "cpu", "--no-onnx"]
 
 
 def run_tiny(tmp_path, name, device="cpu", **overrides):
-    config = TrainConfig(**(TINY | {"out_dir": str(tmp_path / name), "device": str(device)} | overrides))
+    config = TrainConfig.from_flat(**(TINY | {"out_dir": str(tmp_path / name), "device": str(device)} | overrides))
     data = make_synthetic(64, 8, 1)
     trainer = Trainer(config, data=data, command="pytest")
     return trainer, trainer.train()
@@ -106,6 +106,7 @@ def _start_and_wait_for_checkpoint(out_dir):
     return process
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path, reference_run):
     out = tmp_path / "killed"
     process = _start_and_wait_for_checkpoint(out)
@@ -120,6 +121,7 @@ def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path, reference_run)
     assert steps_logged == sorted(set(steps_logged)), "replayed steps must not be logged twice"
 
 
+@pytest.mark.slow
 def test_ctrl_c_checkpoints_mid_epoch_and_resume_is_exact(tmp_path, reference_run):
     out = tmp_path / "interrupted"
     process = _start_and_wait_for_checkpoint(out)
@@ -177,4 +179,4 @@ def test_nan_or_bad_config_values_are_rejected():
     for bad in ({"epochs": -1}, {"lr": float("nan")}, {"beta1": 1.0}, {"noise": "cauchy"}, {"batch_size": 0},
                 {"image_size": 30}, {"dataset": "cifar"}, {"channels": 2}, {"max_minutes": 0}):
         with pytest.raises(ValueError):
-            TrainConfig(**bad)
+            TrainConfig.from_flat(**bad)

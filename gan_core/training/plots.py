@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-
-def read_log(path: str | Path) -> list[dict]:
-    """The records of a train_log.jsonl, in order (blank lines skipped)."""
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+from gan_core.core.hub import read_log
 
 
 def plot_losses(log_path: str | Path, out_path: str | Path) -> Path:

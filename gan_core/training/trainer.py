@@ -14,105 +14,28 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_core import hub, render
-from gan_core.data import ImageData, load_dataset, parse_dataset_name, to_model_range
-from gan_core.latent import check_noise_kind, sample_noise
-from gan_core.models import Discriminator, Generator, plan_stack
+import gan_core
+from gan_core.core import hub, images
+from gan_core.core.data import ImageData, load_dataset
+from gan_core.core.latent import sample_noise
+from gan_core.core.manifest import RunManifest, render_card, write_manifest
+from gan_core.core.models import Discriminator, Generator
+from gan_core.core.onnx_export import export_model
+from gan_core.pipeline import GanPipeline
+from gan_core.training.config import TrainConfig, check_resume
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-LOG_NAME = "train_log.jsonl"
-TIMELINE_DIR = "timeline"
-SNAPSHOT_DIR = "snapshots"
-
-# Fields that define the model, data stream and optimisation: a checkpoint only resumes a config
-# that agrees on all of them. Limits, device, output and logging may change between runs.
-RESUME_KEYS = (
-    "dataset", "image_size", "channels", "latent_dim", "g_features", "d_features", "batch_size",
-    "lr", "beta1", "beta2", "noise", "ema_decay", "seed",
-)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run. Validated on construction."""
-
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    image_size: int | None = None  # None: the dataset's own size (64 for folders)
-    channels: int | None = None  # None: the dataset's own channels
-    latent_dim: int = 100
-    # 32, not pytorch/examples' 64: at 28 px the narrower pair reached a clearly better FID in the same
-    # 12 CPU minutes (BENCHMARKS.md, "Quality at an equal time budget").
-    g_features: int = 32
-    d_features: int = 32
-    batch_size: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    noise: str = "normal"
-    ema_decay: float = 0.999
-    seed: int = 0
-    epochs: int | None = None
-    steps: int | None = None
-    max_minutes: float | None = None
-    device: str = "auto"
-    amp: str = "auto"  # auto: bf16 autocast on CUDA, off elsewhere
-    channels_last: str = "auto"  # auto: on for CUDA
-    compile: bool = False
-    out_dir: str = "runs/dcgan"
-    log_every: int = 50
-    num_fixed: int = 64
-    bn_calibration_batches: int = 32
-    download: bool = True
-    progress: bool = True
-    keep_snapshots: bool = False  # also save the EMA generator of every epoch under snapshots/
-
-    def __post_init__(self) -> None:
-        parse_dataset_name(self.dataset)
-        if self.image_size is not None:
-            plan_stack(self.image_size)
-        if self.channels not in (None, 1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}.")
-        for name in ("latent_dim", "g_features", "d_features", "batch_size", "log_every", "num_fixed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if self.epochs is not None and self.epochs < 0:
-            raise ValueError(f"epochs must be 0 or more, got {self.epochs}.")
-        if self.steps is not None and self.steps < 0:
-            raise ValueError(f"steps must be 0 or more, got {self.steps}.")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"max_minutes must be a positive number, got {self.max_minutes}.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}.")
-        for name in ("beta1", "beta2", "ema_decay"):
-            value = getattr(self, name)
-            if not 0 <= value < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value}.")
-        check_noise_kind(self.noise)
-        if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be auto, bf16 or off, got {self.amp!r}.")
-        if self.channels_last not in ("auto", "on", "off"):
-            raise ValueError(f"channels_last must be auto, on or off, got {self.channels_last!r}.")
-        if self.bn_calibration_batches < 0:
-            raise ValueError("bn_calibration_batches must be 0 or more.")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+CHECKPOINT_FORMAT = 2  # 2: the config is stored in sections (model, optim, data, run)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,7 +43,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -204,62 +127,71 @@ STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
 
 
 class Trainer:
-    """Owns one training run. ``Trainer(config).train()`` runs it to its limits and exports."""
+    """Owns one training run. ``Trainer(config).train()`` runs it to its limits and exports.
 
-    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = ""):
-        self.config = config
-        self.commands = [command] if command else []  # every invocation of this run, for the model card
-        self.device = resolve_device(config.device)
-        self.out_dir = Path(config.out_dir)
+    ``checkpoint`` (from :func:`load_checkpoint`) continues a run: it is checked against ``config``
+    before any data is loaded (model, optimisation and data must match, else ValueError) and
+    restored once the networks are built.
+    """
+
+    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None):
+        if checkpoint is not None:
+            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
+        self.commands = [command] if command else []  # every invocation of this run, for the manifest
+        run = config.run
+        self.device = resolve_device(run.device)
+        self.out_dir = Path(run.out_dir)
         if data is None:
-            data = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size, channels=config.channels, download=config.download)
+            data = load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
         self.data_info = data
-        image_size = config.image_size or data.image_size
-        channels = config.channels or data.channels
-        plan_stack(image_size)
-        if data.image_size != image_size or data.channels != channels:
-            raise ValueError(f"data is {data.channels}x{data.image_size}px, config asks {channels}x{image_size}px.")
-        if len(data) < config.batch_size:
-            raise ValueError(f"{config.dataset} has {len(data)} images, fewer than one batch of {config.batch_size}; lower --batch-size.")
-        # Record the resolved shape so the checkpoint and model card are explicit.
-        config.image_size, config.channels = image_size, channels
+        # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
+        model = replace(config.model, image_size=config.model.image_size or data.image_size, channels=config.model.channels or data.channels)
+        self.config = config = replace(config, model=model)
+        if (data.image_size, data.channels) != (model.image_size, model.channels):
+            raise ValueError(f"data is {data.channels}x{data.image_size}px, config asks {model.channels}x{model.image_size}px.")
+        batch_size = config.optim.batch_size
+        if len(data) < batch_size:
+            raise ValueError(f"{config.data.dataset} has {len(data)} images, fewer than one batch of {batch_size}; lower --batch-size.")
 
         cuda = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if (config.amp == "bf16" or (config.amp == "auto" and cuda)) else None
-        self.memory_format = torch.channels_last if (config.channels_last == "on" or (config.channels_last == "auto" and cuda)) else torch.contiguous_format
+        self.amp_dtype = torch.bfloat16 if (run.amp == "bf16" or (run.amp == "auto" and cuda)) else None
+        self.memory_format = torch.channels_last if (run.channels_last == "on" or (run.channels_last == "auto" and cuda)) else torch.contiguous_format
         if cuda:
             torch.backends.cudnn.benchmark = True
 
         # The whole training set lives on the device as uint8: (N, C, H, W).
         self.images = data.images.to(self.device)
-        self.steps_per_epoch = len(data) // config.batch_size
+        self.steps_per_epoch = len(data) // batch_size
 
-        torch.manual_seed(config.seed)  # network initialisation
-        self.generator = Generator(config.latent_dim, image_size, channels, config.g_features, config.noise).to(self.device, memory_format=self.memory_format)
-        self.discriminator = Discriminator(image_size, channels, config.d_features).to(self.device, memory_format=self.memory_format)
-        self.ema = EMA(self.generator, config.ema_decay)
-        betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
-        self.fixed_noise = sample_noise(config.num_fixed, config.latent_dim, torch.Generator().manual_seed(config.seed + 10_000), config.noise).to(self.device)
+        optim = config.optim
+        torch.manual_seed(optim.seed)  # network initialisation
+        self.generator = Generator(**model.generator_kwargs()).to(self.device, memory_format=self.memory_format)
+        self.discriminator = Discriminator(**model.discriminator_kwargs()).to(self.device, memory_format=self.memory_format)
+        self.ema = EMA(self.generator, optim.ema_decay)
+        betas = (optim.beta1, optim.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=optim.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=optim.lr, betas=betas)
+        self.fixed_noise = sample_noise(run.num_fixed, model.latent_dim, torch.Generator().manual_seed(optim.seed + 10_000), model.noise).to(self.device)
         self.step = 0
         self.elapsed = 0.0  # training seconds over all invocations
         self.stop_requested = False  # set by request_stop(), e.g. from a signal handler
         self._perm, self._perm_epoch = None, -1  # the current epoch's shuffle
-        self._step_fn = torch.compile(self._train_step) if config.compile else self._train_step
+        self._step_fn = torch.compile(self._train_step) if run.compile else self._train_step
+        if checkpoint is not None:
+            self._restore(checkpoint)
 
     # ------------------------------------------------------------------ randomness
     def _epoch_permutation(self, epoch: int) -> torch.Tensor:
-        rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        rng = torch.Generator().manual_seed(self.config.optim.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.images), generator=rng).to(self.device)
 
     def _step_generator(self, step: int) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(self.config.seed * 1_000_003 + 7_919 * step + 1)
+        return torch.Generator(device=self.device).manual_seed(self.config.optim.seed * 1_000_003 + 7_919 * step + 1)
 
     # ------------------------------------------------------------------ one step
     def _train_step(self, real_uint8: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         generator, discriminator = self.generator, self.discriminator
-        real = to_model_range(real_uint8).contiguous(memory_format=self.memory_format)  # (B, C, H, W) in [-1, 1]
+        real = images.to_model_range(real_uint8).contiguous(memory_format=self.memory_format)  # (B, C, H, W) in [-1, 1]
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))), i.e. minimise BCE on logits.
@@ -289,7 +221,7 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         return {
-            "format": 1,
+            "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
@@ -304,8 +236,7 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        check_resume_compatible(state["config"], self.config.to_dict())
+    def _restore(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.ema.model.load_state_dict(state["ema"])
@@ -329,30 +260,33 @@ class Trainer:
     # ------------------------------------------------------------------ outputs
     def ema_generator(self) -> Generator:
         """The exported generator: EMA weights with BatchNorm statistics re-estimated for them."""
+        config = self.config
         model = copy.deepcopy(self.ema.model)
-        return recalibrate_batchnorm(model, self.config.bn_calibration_batches, self.config.batch_size, self.config.noise, self.config.seed + 20_000, self.device)
+        return recalibrate_batchnorm(model, config.run.bn_calibration_batches, config.optim.batch_size, config.model.noise, config.optim.seed + 20_000, self.device)
 
-    @torch.no_grad()
+    def fixed_noise_grid(self, generator: Generator) -> np.ndarray:
+        """The fixed noise batch through ``generator``, tiled 8 wide: the picture of the timeline."""
+        return images.make_grid(GanPipeline(generator)(self.fixed_noise, verdict=False).images, ncols=8)
+
     def write_timeline_grid(self, epoch: int, generator: Generator | None = None) -> Path:
-        """The fixed noise batch through the EMA generator: one PNG per epoch, same z every time.
+        """One PNG per epoch of the same fixed z through the EMA generator.
 
         ``generator``: the already recalibrated EMA generator, if the caller has it (default: made here).
         """
-        folder = self.out_dir / TIMELINE_DIR
+        folder = self.out_dir / hub.TIMELINE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         if generator is None:
             generator = self.ema_generator()
-        images = generator(self.fixed_noise)
-        if self.config.keep_snapshots:
+        if self.config.run.keep_snapshots:
             snapshot = copy.deepcopy(generator).cpu().to(memory_format=torch.contiguous_format)
-            hub.save_model(snapshot, self.out_dir / SNAPSHOT_DIR / f"epoch_{epoch:03d}")
+            hub.save_model(snapshot, self.out_dir / hub.SNAPSHOT_DIR / f"epoch_{epoch:03d}")
         path = folder / f"epoch_{epoch:03d}.png"
-        render.save_png(render.make_grid(render.to_numpy_images(images), ncols=8), path)
+        images.save_png(self.fixed_noise_grid(generator), path)
         return path
 
     def _drop_log_records_after(self, step: int) -> None:
         """A run killed after its last checkpoint logged steps that the resumed run will replay: drop them."""
-        log_path = self.out_dir / LOG_NAME
+        log_path = self.out_dir / hub.LOG_NAME
         if not log_path.exists():
             return
         kept = [line for line in log_path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
@@ -362,17 +296,13 @@ class Trainer:
 
     def _log(self, record: dict) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / LOG_NAME, "a") as handle:
+        with open(self.out_dir / hub.LOG_NAME, "a") as handle:
             handle.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------ the loop
     def target_steps(self) -> int | None:
-        limits = []
-        if self.config.epochs is not None:
-            limits.append(self.config.epochs * self.steps_per_epoch)
-        if self.config.steps is not None:
-            limits.append(self.config.steps)
-        return min(limits) if limits else None
+        """The step at which this run ends (None: only the time limit ends it)."""
+        return self.config.run.target_steps(self.steps_per_epoch)
 
     def request_stop(self) -> None:
         """Stop after the current step (safe to call from a signal handler): checkpoint, no export."""
@@ -381,18 +311,19 @@ class Trainer:
     def train(self) -> dict:
         """Run until the first limit (epochs, steps, max_minutes) or a stop request; checkpoint and export.
 
-        Returns a summary dict; ``summary["interrupted"]`` is True when :meth:`request_stop` or a
-        KeyboardInterrupt ended the run early (the checkpoint is written, nothing is exported).
-        A stop request takes effect between steps, so the checkpoint never holds half a step.
+        Returns a summary dict; ``summary["interrupted"]`` is True when :meth:`request_stop` ended
+        the run early (the checkpoint is written, nothing is exported). A stop request takes effect
+        between steps, so the checkpoint never holds half a step. An exception (a second Ctrl-C raises
+        KeyboardInterrupt at once) propagates without a new checkpoint; the last epoch's one remains.
         """
         from tqdm.auto import tqdm
 
-        config = self.config
-        target = self.target_steps()
-        deadline = time.monotonic() + config.max_minutes * 60 if config.max_minutes else None
-        if target is None and deadline is None:
+        run, batch_size = self.config.run, self.config.optim.batch_size
+        if not run.has_limit:
             raise ValueError("Give at least one limit: epochs, steps or max_minutes.")
-        bar = tqdm(total=target, initial=self.step, disable=not config.progress, unit="step", dynamic_ncols=True)
+        target = self.target_steps()
+        deadline = time.monotonic() + run.max_minutes * 60 if run.max_minutes else None
+        bar = tqdm(total=target, initial=self.step, disable=not run.progress, unit="step", dynamic_ncols=True)
         stats = StepStats.new(self.device)
         window_start, window_step = time.perf_counter(), self.step
         session_start = time.perf_counter()
@@ -408,15 +339,15 @@ class Trainer:
                 epoch, position = divmod(self.step, self.steps_per_epoch)
                 if self._perm_epoch != epoch:
                     self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
-                index = self._perm[position * config.batch_size : (position + 1) * config.batch_size]
-                noise = sample_noise(config.batch_size, config.latent_dim, self._step_generator(self.step), config.noise, self.device)
+                index = self._perm[position * batch_size : (position + 1) * batch_size]
+                noise = sample_noise(batch_size, self.config.model.latent_dim, self._step_generator(self.step), self.config.model.noise, self.device)
                 stats.sums += self._step_fn(self.images[index], noise)
                 stats.count += 1
                 self.ema.update(self.generator, self.step)
                 self.step += 1
                 bar.update(1)
 
-                if self.step % config.log_every == 0:
+                if self.step % run.log_every == 0:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self._log_window(stats, window_start, window_step, bar)
                     stats, window_start, window_step = StepStats.new(self.device), time.perf_counter(), self.step
@@ -444,7 +375,7 @@ class Trainer:
             "step": self.step,
             "epoch": round(self.step / self.steps_per_epoch, 4),
             **{name: round(v, 5) for name, v in zip(STAT_NAMES, values)},
-            "images_per_sec": round((self.step - window_step) * self.config.batch_size / max(seconds, 1e-9), 1),
+            "images_per_sec": round((self.step - window_step) * self.config.optim.batch_size / max(seconds, 1e-9), 1),
             "elapsed_sec": round(self.elapsed, 2),
         }
         for name in ("loss_d", "loss_g"):
@@ -454,8 +385,8 @@ class Trainer:
         bar.set_postfix(Loss_D=f"{values[0]:.3f}", Loss_G=f"{values[1]:.3f}", **{"D(x)": f"{values[2]:.2f}", "D(G(z))": f"{values[3]:.2f}/{values[4]:.2f}"})
 
     def finish(self) -> None:
-        """Export the EMA generator and D as Hub folders with model cards, plus plots and a final grid."""
-        from gan_core import plots
+        """Export the EMA generator and D with the run manifest and model cards, plus plots and a final grid."""
+        from gan_core.training import plots
 
         # Recalibrated once: the timeline grid of a partial last epoch and the export share it.
         generator = self.ema_generator()
@@ -464,44 +395,45 @@ class Trainer:
         generator = generator.cpu().to(memory_format=torch.contiguous_format)
         discriminator = copy.deepcopy(self.discriminator).cpu().eval().to(memory_format=torch.contiguous_format)
         self.export(generator, discriminator)
-        log_path = self.out_dir / LOG_NAME
+        log_path = self.out_dir / hub.LOG_NAME
         if log_path.exists():
             plots.plot_losses(log_path, self.out_dir / "loss.png")
-        with torch.no_grad():
-            images = generator(self.fixed_noise.cpu())
-        render.save_png(render.make_grid(render.to_numpy_images(images), ncols=8), self.out_dir / "samples.png")
+        images.save_png(self.fixed_noise_grid(generator), self.out_dir / "samples.png")
 
-    def export(self, generator: Generator, discriminator: Discriminator, metrics: dict | None = None) -> None:
+    def manifest(self) -> RunManifest:
+        """What made this run's model, as recorded beside each exported part."""
         config = self.config
-        data_note = describe_data(self.data_info)
-        common = dict(
-            dataset=config.dataset,
-            data_note=data_note,
-            command="\n".join(self.commands) or "python -m gan_core.train ...",
+        return RunManifest(
+            dataset=config.data.dataset,
+            image_size=config.model.image_size,
+            channels=config.model.channels,
+            num_images=len(self.data_info),
+            data_note=describe_data(self.data_info),
+            training=config.to_dict(),
             steps=self.step,
-            epochs=self.step / self.steps_per_epoch,
-            metrics=metrics,
+            epochs=round(self.step / self.steps_per_epoch, 4),
+            elapsed_sec=round(self.elapsed, 1),
+            commands=list(self.commands),
+            library_version=gan_core.__version__,
+            exported=RunManifest.now(),
         )
-        hub.save_model(generator, self.out_dir / "generator", hub.model_card(
-            title=f"DCGAN generator: {config.dataset} {config.image_size}x{config.image_size}",
-            role="generator (the EMA of G's weights, decay "
-            f"{config.ema_decay}, with BatchNorm statistics re-estimated over {config.bn_calibration_batches} noise batches)",
-            config=dict(generator._hub_mixin_config), **common))
-        hub.save_model(discriminator, self.out_dir / "discriminator", hub.model_card(
-            title=f"DCGAN discriminator: {config.dataset} {config.image_size}x{config.image_size}",
-            role="discriminator (returns logits; sigmoid gives P(real))",
-            config=dict(discriminator._hub_mixin_config), **common))
+
+    def export(self, generator: Generator, discriminator: Discriminator) -> None:
+        """Write generator/ and discriminator/: config.json, model.safetensors, run.json, a card rendered from it, model.onnx."""
+        manifest = self.manifest()
+        for part, model in (("generator", generator), ("discriminator", discriminator)):
+            folder = hub.save_model(model, self.out_dir / part)
+            write_manifest(folder, manifest)
+            (folder / hub.CARD_NAME).write_text(render_card(manifest, part, dict(model._hub_mixin_config)))
+        if self.config.run.onnx:
+            try:
+                export_model(generator, discriminator, self.out_dir)
+            except ImportError as err:  # torch.onnx needs the onnx and onnxscript packages
+                logger.warning("model.onnx not written (%s): pip install 'dcgan-latent-explorer[onnx]', then python -m gan_core.export %s", err, self.out_dir)
 
 
 def describe_data(data: ImageData) -> str:
     return f"{len(data):,} training images ({data.channels} channel(s), {data.image_size}x{data.image_size}) from `{data.source}`."
-
-
-def check_resume_compatible(saved: dict, current: dict) -> None:
-    """Raise ValueError naming every field where a checkpoint's config differs from this run's."""
-    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in RESUME_KEYS if saved.get(k) != current.get(k)]
-    if diffs:
-        raise ValueError("The resume checkpoint was written by a different config:\n  " + "\n  ".join(diffs) + "\nResume with the same settings, or start a new run in another --out-dir.")
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -511,8 +443,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"No checkpoint at {path}; a run writes {CHECKPOINT_NAME} in its --out-dir.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means the file is not ours
+    except Exception as err:  # any unpickling failure means the file is not ours
         raise ValueError(f"{path} is not a readable gan_core checkpoint: {err}") from err
-    if not isinstance(state, dict) or state.get("format") != 1:
-        raise ValueError(f"{path} is not a gan_core checkpoint (format 1).")
+    if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
+        raise ValueError(f"{path} is not a gan_core checkpoint (format 1 or {CHECKPOINT_FORMAT}).")
     return state

@@ -20,12 +20,15 @@ import struct
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gan_core.core.checks import shown
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ class ImageData:
     source: str = ""
 
     def __post_init__(self) -> None:
-        assert self.images.dtype == torch.uint8 and self.images.dim() == 4, "images must be (N, C, H, W) uint8"
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"{self.name}: images must be a uint8 tensor (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}.")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -55,16 +59,6 @@ class ImageData:
     @property
     def image_size(self) -> int:
         return self.images.shape[-1]
-
-
-def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], any shape."""
-    return images_uint8.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255], any shape."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -357,20 +351,32 @@ def dataset_names() -> list[str]:
     return [f"{n}:PATH" if n == "folder" else n for n in _REGISTRY]
 
 
-def parse_dataset_name(name: str) -> tuple[str, str | None]:
-    """'folder:PATH' -> ('folder', 'PATH'); 'mnist' -> ('mnist', None). Raises ValueError for unknown names."""
+class DatasetName(NamedTuple):
+    """A parsed dataset name: ``key`` in the registry and its argument ('folder:PATH' -> PATH)."""
+
+    key: str
+    arg: str | None
+
+    def __str__(self) -> str:
+        return self.key if self.arg is None else f"{self.key}:{self.arg}"
+
+
+def parse_dataset_name(name: str | DatasetName) -> DatasetName:
+    """'folder:PATH' -> DatasetName('folder', 'PATH'); 'mnist' -> ('mnist', None). ValueError for unknown names."""
+    if isinstance(name, DatasetName):
+        return name
     if not isinstance(name, str) or not name:
-        raise ValueError(f"dataset must be a non-empty string (one of {', '.join(dataset_names())}), got {name!r}.")
+        raise ValueError(f"dataset must be a non-empty string (one of {', '.join(dataset_names())}), got {shown(name)}.")
     key, _, arg = name.partition(":")
     if key not in _REGISTRY:
-        raise ValueError(f"Unknown dataset {name!r}. Known datasets: {', '.join(dataset_names())}.")
+        raise ValueError(f"Unknown dataset {shown(name)}. Known datasets: {', '.join(dataset_names())}.")
     if key == "folder" and not arg:
         raise ValueError("folder datasets are written folder:PATH, e.g. folder:~/pictures/cats.")
-    return key, arg or None
+    return DatasetName(key, arg or None)
 
 
 def load_dataset(
-    name: str,
+    name: str | DatasetName,
     *,
     split: str = "train",
     data_dir: str | os.PathLike | None = None,

@@ -19,6 +19,9 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from gan_core.core.checks import check_positive_int
+from gan_core.core.latent import check_noise_kind
+
 REPO_URL = "https://github.com/dcgan-latent-explorer/dcgan-latent-explorer"
 PAPER_URL = "https://arxiv.org/abs/1511.06434"
 _HUB_KWARGS = dict(
@@ -57,13 +60,11 @@ def plan_stack(image_size: int) -> StackPlan:
     return StackPlan(base=size, num_upsamples=steps)
 
 
-def _check_common(latent_dim: int | None, channels: int, features: int) -> None:
-    if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
-    if channels not in (1, 3):
+def check_channels(channels) -> int:
+    """1 (grey) or 3 (RGB)."""
+    if channels not in (1, 3) or isinstance(channels, bool):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}.")
-    if not isinstance(features, int) or features < 1:
-        raise ValueError(f"feature width must be a positive integer, got {features!r}.")
+    return int(channels)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -87,9 +88,10 @@ class Generator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
 
     def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, g_features: int = 64, noise: str = "normal"):
         super().__init__()
-        _check_common(latent_dim, channels, g_features)
-        if noise not in ("normal", "uniform"):
-            raise ValueError(f"noise must be 'normal' (z ~ N(0, 1)) or 'uniform' (z ~ U(-1, 1)), got {noise!r}.")
+        check_positive_int(latent_dim, "latent_dim")
+        check_positive_int(g_features, "g_features")
+        check_channels(channels)
+        check_noise_kind(noise)
         plan = plan_stack(image_size)
         # The distribution G was trained on is part of its contract: samplers draw z from it.
         self.noise = noise
@@ -139,7 +141,8 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
 
     def __init__(self, image_size: int = 28, channels: int = 1, d_features: int = 64):
         super().__init__()
-        _check_common(None, channels, d_features)
+        check_positive_int(d_features, "d_features")
+        check_channels(channels)
         plan = plan_stack(image_size)
         self.image_size = image_size
         self.channels = channels

@@ -1,8 +1,11 @@
-"""Saving, loading and publishing models: Hub-style folders and model cards.
+"""Finding, loading, saving and publishing models: Hub-style folders.
 
 A model folder holds ``config.json`` + ``model.safetensors`` (written by
-``PyTorchModelHubMixin.save_pretrained``) and a ``README.md`` model card. Loading is
-strict and safe: safetensors only, every tensor present with the right shape.
+``PyTorchModelHubMixin.save_pretrained``), the run manifest ``run.json`` and a ``README.md``
+model card rendered from it. A *source* is a local folder (a part folder, a run/weights folder
+holding ``generator/`` and ``discriminator/``, a run in progress) or a Hub repo id; it is
+resolved once by :func:`resolve_source`. Loading is strict and safe: safetensors only, every
+tensor present with the right shape.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import torch
 from torch import nn
 
-from gan_core.models import REPO_URL, Discriminator, Generator
+from gan_core.core.manifest import CARD_NAME
+from gan_core.core.models import Discriminator, Generator
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +32,9 @@ M = TypeVar("M", bound=nn.Module)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
-
-
-def is_local_model_dir(path: str | os.PathLike) -> bool:
-    return Path(path).is_dir()
+LOG_NAME = "train_log.jsonl"
+TIMELINE_DIR = "timeline"
+SNAPSHOT_DIR = "snapshots"
 
 
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -50,7 +53,7 @@ def resolve_source(spec: str | os.PathLike) -> Path:
         from huggingface_hub import snapshot_download
 
         try:
-            return Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.md", "*.jsonl", "*.png"]))
+            return Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.onnx", "*.md", "*.jsonl", "*.png"]))
         except Exception as err:  # offline, private, missing: all mean "not available here"
             raise FileNotFoundError(
                 f"Could not get the Hub repo {source!r} ({type(err).__name__}: {err}). "
@@ -69,7 +72,7 @@ def find_part(root: Path, part: str) -> Path:
         return root / part
     if (root / CONFIG_NAME).is_file():
         return root
-    snapshots = sorted((root / "snapshots").glob("epoch_*")) if part == "generator" and (root / "snapshots").is_dir() else []
+    snapshots = sorted((root / SNAPSHOT_DIR).glob("epoch_*")) if part == "generator" and (root / SNAPSHOT_DIR).is_dir() else []
     if snapshots:
         return snapshots[-1]
     raise FileNotFoundError(
@@ -78,16 +81,51 @@ def find_part(root: Path, part: str) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where the parts of a model source are, resolved once by :func:`locate`."""
+
+    root: Path  # the run/weights folder (or the part folder itself)
+    generator: Path  # the generator folder
+    discriminator: Path | None  # its discriminator folder, if one ships
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_NAME
+
+    @property
+    def timeline(self) -> list[tuple[int, Path]]:
+        """(epoch, PNG path) of the fixed-noise grid after each epoch, in order."""
+        frames = []
+        for png in sorted((self.root / TIMELINE_DIR).glob("epoch_*.png")):
+            match = re.fullmatch(r"epoch_(\d+)\.png", png.name)
+            if match:
+                frames.append((int(match.group(1)), png))
+        return frames
+
+
+def locate(spec: str | os.PathLike) -> ModelFiles:
+    """Resolve a source (folder, run folder, run in progress, Hub repo id) into its parts' folders."""
+    root = resolve_source(spec)
+    generator = find_part(root, "generator")
+    candidates = (root / "discriminator", generator.parent / "discriminator")
+    discriminator = next((c for c in candidates if (c / CONFIG_NAME).is_file()), None)
+    return ModelFiles(root=root, generator=generator, discriminator=discriminator)
+
+
 def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu") -> M:
-    """Load ``cls`` (Generator or Discriminator) from a folder or a Hub repo id, strictly.
+    """Load ``cls`` (Generator or Discriminator) from a source (folder or Hub repo id), strictly.
 
     ``name_or_path`` is the model folder itself, a run/weights folder holding ``generator/`` and
     ``discriminator/``, or a Hub repo id with either layout. The model is rebuilt from its own
     ``config.json``; a missing, unexpected or misshaped tensor raises ValueError naming it.
     Returns the model in eval mode on ``device``.
     """
-    source = str(name_or_path)
-    folder = find_part(resolve_source(source), PARTS[cls])
+    return load_part(cls, find_part(resolve_source(name_or_path), PARTS[cls]), device=device)
+
+
+def load_part(cls: type[M], folder: Path, *, device: str | torch.device = "cpu") -> M:
+    """Load ``cls`` from its part folder (config.json + model.safetensors), strictly; see :func:`load_model`."""
     if not (folder / WEIGHTS_NAME).is_file():
         raise FileNotFoundError(
             f"Model folder {folder} has no {WEIGHTS_NAME}. A model folder is written by "
@@ -136,8 +174,10 @@ def save_model(model: nn.Module, directory: str | os.PathLike, card: str | None 
     return directory
 
 
-def write_card(directory: str | os.PathLike, card: str) -> None:
-    (Path(directory) / CARD_NAME).write_text(card)
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The records of a train_log.jsonl, in order (blank lines skipped)."""
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
 
 
 def push_folder(directory: str | os.PathLike, repo_id: str, *, token: str | None = None, path_in_repo: str | None = None) -> str:
@@ -157,61 +197,3 @@ def push_folder(directory: str | os.PathLike, repo_id: str, *, token: str | None
     info = api.upload_folder(folder_path=str(directory), repo_id=repo_id, path_in_repo=path_in_repo)
     logger.info("pushed %s to %s", directory, repo_id)
     return str(info)
-
-
-def model_card(
-    *,
-    title: str,
-    role: str,
-    config: dict,
-    dataset: str,
-    data_note: str,
-    command: str,
-    steps: int,
-    epochs: float,
-    metrics: dict[str, float] | None = None,
-    extra: str = "",
-) -> str:
-    """Render a model card (README.md) that states data, training command, steps and metrics."""
-    metric_rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in (metrics or {}).items())
-    metrics_md = f"| metric | value |\n|---|---|\n{metric_rows}" if metric_rows else "No metrics measured yet."
-    config_md = "\n".join(f"- `{k}`: {v}" for k, v in config.items())
-    return f"""---
-library_name: gan_core
-license: mit
-tags:
-- dcgan
-- gan
-- unconditional-image-generation
-datasets:
-- {dataset}
----
-
-# {title}
-
-The {role} of a DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434) trained by
-[`gan_core`]({REPO_URL}) on **{dataset}**.
-
-## Data
-{data_note}
-
-## Training
-```
-{command}
-```
-Trained for {steps} steps ({epochs:.2f} epochs) with BCE-with-logits for D and the non-saturating
-loss for G, Adam(lr 2e-4, betas (0.5, 0.999)).
-
-## Config
-{config_md}
-
-## Metrics
-{metrics_md}
-
-## Use
-```python
-from gan_core.hub import load_generator
-generator = load_generator("path/or/repo-id")
-```
-{extra}
-"""

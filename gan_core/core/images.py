@@ -1,7 +1,9 @@
-"""Turning generator outputs into pictures: uint8 arrays, grids, crisp upscaling, PNG, GIF.
+"""Pixels: the one conversion between the model range [-1, 1] and uint8, grids, upscaling, PNG, GIF.
 
-Images come in as float tensors in [-1, 1], shape (B, C, H, W), and leave as numpy uint8
-(H, W) for grey or (H, W, 3) for colour, the layout Pillow and Gradio expect.
+The networks see float tensors in [-1, 1], shape (B, C, H, W); people see uint8. Real images go in
+through :func:`to_model_range`; generated ones come out through :func:`to_uint8` (tensors) or
+:func:`to_numpy_images` (numpy (B, H, W) for grey, (B, H, W, 3) for colour, the layout Pillow and
+Gradio expect). Nothing else in the package converts between the two.
 """
 
 from __future__ import annotations
@@ -15,12 +17,27 @@ import torch
 from PIL import Image
 
 
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], any shape."""
+    return images_uint8.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255] (round half to even), any shape, same device."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
+
+
+def channels_last_numpy(images_uint8: torch.Tensor) -> np.ndarray:
+    """uint8 (B, C, H, W) -> numpy (B, H, W) for C = 1, (B, H, W, 3) for C = 3."""
+    if images_uint8.dim() != 4 or images_uint8.shape[1] not in (1, 3):
+        raise ValueError(f"expected images (B, C, H, W) with C in (1, 3), got {tuple(images_uint8.shape)}.")
+    array = images_uint8.cpu().numpy()
+    return array[:, 0] if array.shape[1] == 1 else array.transpose(0, 2, 3, 1)
+
+
 def to_numpy_images(images: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) float in [-1, 1] -> (B, H, W) uint8 for C = 1, (B, H, W, 3) for C = 3."""
-    if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"expected images (B, C, H, W) with C in (1, 3), got {tuple(images.shape)}.")
-    array = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-    return array[:, 0] if array.shape[1] == 1 else array.transpose(0, 2, 3, 1)
+    return channels_last_numpy(to_uint8(images))
 
 
 def make_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -47,17 +64,24 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def png_bytes(image: np.ndarray, compress_level: int = 1) -> bytes:
+    """A uint8 image (H, W[, 3]) as PNG bytes (fast compression by default)."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
+def png_data_url(png: bytes) -> str:
+    """A ``data:image/png;base64,...`` URL of PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def data_url(image: np.ndarray) -> str:
     """A ``data:image/png;base64,...`` URL of a uint8 image (fast PNG compression)."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+    return png_data_url(png_bytes(image))
 
 
 def save_png(image: np.ndarray, path) -> None:
+    """Write a uint8 image (H, W[, 3]) as a PNG file."""
     Image.fromarray(image).save(path)
 
 

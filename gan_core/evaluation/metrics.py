@@ -12,8 +12,8 @@ sample count: no generator can be expected to beat it, and a metric far from its
 - Memorisation: each sample's pixel distance to its nearest training image, against the same
   distance for real test images.
 
-All image inputs are uint8 (N, C, H, W), the form a user saves and sees; generated images are
-quantised with ``gan_core.data.to_uint8`` before they are scored.
+All image inputs are uint8 (N, C, H, W), the form a user saves and sees: generated images come
+quantised from :class:`gan_core.GanPipeline` (``pipeline.generate(...).uint8``) before they are scored.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_core.classifier import Classifier, predict
-from gan_core.data import to_model_range
+from gan_core.core.images import to_model_range
+from gan_core.evaluation.classifier import Classifier, predict
 
 NEAREST_K = 3  # Kynkaenniemi et al.'s k for the manifold radii
 HIT_FRACTION = 0.2  # a class is "hit" when it gets at least this fraction of its real share

@@ -10,13 +10,14 @@ import math
 
 import torch
 
-NOISE_KINDS = ("normal", "uniform")
+from gan_core.core.checks import check_choice
+
+NOISE_KINDS = ("normal", "uniform")  # z ~ N(0, I) or z ~ U(-1, 1)
 
 
 def check_noise_kind(kind: str) -> str:
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"noise must be one of {NOISE_KINDS}, got {kind!r}.")
-    return kind
+    """The one check of a noise kind: 'normal' or 'uniform'."""
+    return check_choice(kind, "noise", NOISE_KINDS)
 
 
 def sample_noise(
@@ -71,9 +72,8 @@ INTERPOLATIONS = {"lerp": lerp, "slerp": slerp}
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor, method: str = "slerp") -> torch.Tensor:
-    if method not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {method!r}.")
-    return INTERPOLATIONS[method](a, b, t)
+    """``slerp`` or ``lerp`` from a to b at t (broadcast over the last dim)."""
+    return INTERPOLATIONS[check_choice(method, "interpolation", tuple(INTERPOLATIONS))](a, b, t)
 
 
 def path(keyframes: torch.Tensor, num_frames: int, method: str = "slerp") -> torch.Tensor:

@@ -1,0 +1,130 @@
+"""How good is a generator: its samples scored against real data, each metric beside its floor.
+
+The floor of a metric is the same metric for real test images against the same training images.
+The feature extractor is the dataset's evaluation classifier (``weights/classifiers/<dataset>``,
+trained by ``python -m gan_core.train_classifier``). The command is ``python -m gan_core.evaluate``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from gan_core.core import hub
+from gan_core.core.data import load_dataset, parse_dataset_name
+from gan_core.evaluation.classifier import Classifier
+from gan_core.evaluation.metrics import METRIC_INFO, Reference
+from gan_core.pipeline import GanPipeline
+
+CLASSIFIER_ROOT = Path(__file__).resolve().parents[2] / "weights" / "classifiers"
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it, so cards and JSON carry no machine paths."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def default_classifier_dir(dataset: str) -> Path:
+    """weights/classifiers/<name>: the shipped classifier of an IDX dataset (folder datasets have none)."""
+    return CLASSIFIER_ROOT / parse_dataset_name(dataset).key
+
+
+def build_reference(
+    dataset: str,
+    classifier: Classifier,
+    *,
+    data_dir: str | None = None,
+    num: int = 10_000,
+    seed: int = 0,
+    download: bool = False,
+    **reference_kwargs,
+) -> Reference:
+    """Load both splits of ``dataset`` and draw the reference (train) and floor (test) samples."""
+    train = load_dataset(dataset, split="train", data_dir=data_dir, download=download)
+    test = load_dataset(dataset, split="test", data_dir=data_dir, download=download)
+    if classifier.channels != train.channels:
+        raise ValueError(f"the classifier takes {classifier.channels}-channel images, but {dataset} has {train.channels}.")
+    return Reference.build(classifier, train.images, test.images, num, seed=seed, **reference_kwargs)
+
+
+def check_compatible(pipeline: GanPipeline, reference: Reference, dataset: str) -> None:
+    """ValueError unless the generator makes pictures of the reference's shape."""
+    shape = tuple(reference.train_sample.shape[1:])
+    made = (pipeline.channels, pipeline.image_size, pipeline.image_size)
+    if made != shape:
+        raise ValueError(
+            f"the generator makes {made[0]}x{made[1]}x{made[2]} images but {dataset} images are "
+            f"{shape[0]}x{shape[1]}x{shape[2]}; evaluate a generator trained on {dataset}."
+        )
+
+
+def evaluate(pipeline: GanPipeline, reference: Reference, seed: int = 0, noise: str | None = None) -> dict:
+    """Metrics of ``reference.num`` samples of the pipeline and of the real floor: {"generated", "floor"}."""
+    images = pipeline.generate(reference.num, seed, noise=noise).uint8  # (N, C, H, W) uint8
+    return {"generated": reference.score(images), "floor": reference.floor()}
+
+
+def _fmt(name: str, value) -> str:
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}" if name == "kid" else f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """[header, (metric, better, generated, floor), ...] of a result of :func:`evaluate`."""
+    rows = [("metric", "better", "generated", "floor (real test)")]
+    for name, (label, better) in METRIC_INFO.items():
+        rows.append((label, better, _fmt(name, result["generated"][name]), _fmt(name, result["floor"][name])))
+    rows.append(("memorisation flag", "False", str(result["generated"]["memorisation_flag"]), str(result["floor"]["memorisation_flag"])))
+    return rows
+
+
+def format_table(result: dict, markdown: bool = False) -> str:
+    """A metric | generated | floor table (``result`` as returned by :func:`evaluate`)."""
+    rows = table_rows(result)
+    if markdown:
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows[1:]])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def summary(result: dict) -> str:
+    """One paragraph: how the metrics were measured."""
+    return (
+        f"Measured on {result['num']:,} samples (seed {result['seed']}) against {result['num']:,} real "
+        f"{result['dataset']} training images, with the evaluation classifier `{result['classifier']}` "
+        f"(test accuracy {result['classifier_test_accuracy']}) as feature extractor. The floor is the same "
+        "metric for real test images: the best a generator can be expected to reach."
+    )
+
+
+def manifest_record(result: dict) -> dict:
+    """What a run manifest keeps of an evaluation (its ``evaluation`` field), to render the card from."""
+    return {"summary": summary(result), "rows": [list(r) for r in table_rows(result)], "command": result["command"], "date": result["date"], "result": result}
+
+
+def card_section(result: dict) -> str:
+    """The ``## Metrics`` section of a model card without a manifest: the table plus how it was measured."""
+    return f"## Metrics\n{summary(result)}\n\n{format_table(result, markdown=True)}\n\n```\n{result['command']}\n```\n({result['date']})\n"
+
+
+def update_card(card: str, section: str) -> str:
+    """Replace the card's ``## Metrics`` section (up to the next ``## `` heading) or append one."""
+    pattern = re.compile(r"^## Metrics\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(card):
+        return pattern.sub(lambda _: section + "\n", card, count=1)
+    return card.rstrip("\n") + "\n\n" + section
+
+
+def classifier_accuracy(classifier_dir: Path) -> str:
+    """The test accuracy stated in a classifier's card, or 'unknown'."""
+    card = classifier_dir / hub.CARD_NAME
+    found = re.search(r"\*\*([0-9.]+%)\*\* on the", card.read_text()) if card.is_file() else None
+    return found.group(1) if found else "unknown"

@@ -1,0 +1,9 @@
+"""The explorer app's logic: the Explore state and the views of the served models.
+
+``app.py`` wires these into Gradio; nothing here imports Gradio.
+"""
+
+from gan_core.explorer.explorer import Explorer, ModelView, live, sources_from
+from gan_core.explorer.state import ExploreState
+
+__all__ = ["Explorer", "ExploreState", "ModelView", "live", "sources_from"]

@@ -1,0 +1,324 @@
+"""What the latent-space explorer app shows, as functions of plain values.
+
+Every public method takes plain values (a model name, a seed, floats, strings) and returns what
+the UI shows: dicts holding tiny PNG data URLs (the browser upscales them with crisp,
+nearest-neighbour pixels), numpy images, GIF files, tables. Pictures come from each model's
+:class:`~gan_core.pipeline.GanPipeline`, loaded once; nothing reads a file per call. Bad values
+raise ValueError with a sentence that says what was given and what is accepted; the app shows
+that sentence as a ``gr.Error``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_core.core import images, latent
+from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
+from gan_core.explorer.state import NUM_DIRECTIONS, ExploreState
+from gan_core.pipeline import GanPipeline
+
+FRAMES_RANGE = (2, 64)  # interpolation strip / GIF length
+MAX_KEYFRAMES = 8
+GRID_SIDES = (2, 8)  # the grid is side x side tiles
+MAX_TERM_SEEDS = 8  # seeds averaged per arithmetic term
+GRID_TILE_SCALE = 4  # grid/GIF tiles are upscaled by this (nearest) so they stay crisp anywhere
+
+SEFA_EXPLANATION = (
+    "Directions are found in closed form (SeFa, Shen & Zhou 2021): G's first layer is linear in z, "
+    "y = A z, so the top eigenvectors of A^T A are the moves in z that change G's first feature map "
+    "the most. They are listed strongest first; the strength is how much that map changes per unit step."
+)
+
+
+def parse_seeds(text, what: str, low: int = 1, high: int = MAX_TERM_SEEDS) -> list[int]:
+    """'3, 7 12' -> [3, 7, 12]: between ``low`` and ``high`` seeds separated by commas or spaces."""
+    if isinstance(text, (list, tuple)):
+        items = list(text)
+    elif isinstance(text, str) and len(text) <= 1000:
+        items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
+    else:
+        raise ValueError(f"{what} must be seeds separated by commas, like '3, 7, 12'; got {shown(text)}.")
+    if not low <= len(items) <= high:
+        raise ValueError(f"{what} needs {low} to {high} seeds, got {len(items)} ({shown(text)}).")
+    seeds = []
+    for item in items:
+        if isinstance(item, str):
+            if not re.fullmatch(r"\d{1,12}", item):
+                raise ValueError(f"{what} must be whole-number seeds separated by commas, like '3, 7, 12'; {shown(item)} is not one.")
+            item = int(item)
+        seeds.append(check_seed(item, f"seed {shown(item)} in {what}"))
+    return seeds
+
+
+def add_seed(target, a, b, c, seed) -> tuple[str, str, str]:
+    """Append ``seed`` to the seeds text of term A, B or C; returns the three texts."""
+    check_choice(target, "The term", ("A", "B", "C"))
+    terms = {"A": a or "", "B": b or "", "C": c or ""}
+    terms[target] = f"{terms[target].strip().rstrip(',')}, {check_seed(seed)}".lstrip(", ")
+    return terms["A"], terms["B"], terms["C"]
+
+
+def default_sources(weights_dir: str | os.PathLike = "weights") -> list[str]:
+    """Every folder under ``weights_dir`` that holds a generator/ folder, sorted by name."""
+    root = Path(weights_dir)
+    if not root.is_dir():
+        return []
+    return [str(p) for p in sorted(root.iterdir()) if (p / "generator" / "config.json").is_file()]
+
+
+def sources_from(cli: list[str] | None = None, env: str | None = None, weights_dir: str | os.PathLike = "weights") -> list[str]:
+    """Model specs to serve: the command line's, else $GAN_MODELS (comma-separated), else weights/*/."""
+    if cli:
+        return list(cli)
+    if env and env.strip():
+        return [item.strip() for item in env.split(",") if item.strip()]
+    return default_sources(weights_dir)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """Everything the page shows that follows the model, whether on the first page or after a switch."""
+
+    summary: str  # one line of Markdown
+    labels: list[str]  # one per direction slider the model has, strongest first
+    timeline_count: int  # pictures in the training timeline (0: none shipped)
+    timeline: dict | None  # the last timeline picture, as :meth:`Explorer.timeline` returns it
+    losses: list[dict]  # long-format rows of the loss curves
+    outputs: list[dict]  # long-format rows of D's outputs
+
+
+class Explorer:
+    """The models an app serves, by name, and every view the app shows of them."""
+
+    def __init__(self, pipelines: list[GanPipeline]):
+        if not pipelines:
+            raise ValueError(
+                "No models to serve. Start the app with --model FOLDER_OR_REPO_ID, set GAN_MODELS, "
+                "or put a model folder holding generator/ under weights/."
+            )
+        self.models = {pipeline.name: pipeline for pipeline in pipelines}
+
+    @classmethod
+    def from_sources(cls, specs: list[str]) -> Explorer:
+        return cls([GanPipeline.from_pretrained(spec) for spec in specs])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def get(self, model) -> GanPipeline:
+        """The pipeline called ``model``, else ValueError listing the served names."""
+        if not isinstance(model, str) or model not in self.models:
+            raise ValueError(f"Unknown model {shown(model)}; this app serves: {', '.join(self.models)}.")
+        return self.models[model]
+
+    def num_directions(self, model) -> int:
+        """The direction sliders a model has: NUM_DIRECTIONS, or fewer for a smaller latent."""
+        return min(NUM_DIRECTIONS, self.get(model).latent_dim)
+
+    # -- pictures -----------------------------------------------------------
+
+    def state_latent(self, state: ExploreState) -> torch.Tensor:
+        """The z (1, D) of an Explore state, validated against its model."""
+        pipeline = self.get(state.model)
+        state = state.fit(self.num_directions(state.model))
+        if state.z is None:
+            return pipeline.latents([state.seed], state.psi, state.amounts)
+        if len(state.z) != pipeline.latent_dim:
+            raise ValueError(f"The state's z has {len(state.z)} numbers; model {pipeline.name!r} takes {pipeline.latent_dim}.")
+        return pipeline.edit(torch.tensor([state.z], dtype=torch.float32), state.psi, state.amounts)
+
+    def picture(self, state: ExploreState) -> dict:
+        """{"src": PNG data URL (H x W), "p_real": D's P(real) or None, "model", "seed"} of a state."""
+        pictures = self.get(state.model)(self.state_latent(state))
+        return {"src": images.data_url(pictures.images[0]), "p_real": pictures.p_real[0], "model": state.model, "seed": state.seed}
+
+    def explore(self, model, seed, psi, *amounts) -> dict:
+        """The Explore picture of (model, seed, psi, amounts): see :meth:`picture`."""
+        self.get(model)
+        return self.picture(ExploreState(model, check_seed(seed), psi=psi, amounts=amounts))
+
+    def start(self, model, seed) -> tuple:
+        """A fresh Explore state for a seed: (seed, psi 1.0, NUM_DIRECTIONS zeros..., picture)."""
+        seed = check_seed(seed)
+        return (seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.explore(model, seed, 1.0))
+
+    def random_start(self, model) -> tuple:
+        """:meth:`start` at a fresh random seed (the one place the app draws its own randomness)."""
+        self.get(model)
+        return self.start(model, secrets.randbelow(SEED_MAX + 1))
+
+    # -- what follows the model ---------------------------------------------
+
+    def summary(self, model) -> str:
+        """One line of Markdown describing the model."""
+        pipeline = self.get(model)
+        colour = "grey" if pipeline.channels == 1 else "colour"
+        verdict = "discriminator loaded" if pipeline.discriminator is not None else "no discriminator shipped"
+        epochs = f", {pipeline.timeline[-1].epoch} epochs" if pipeline.timeline else ""
+        data = f" · trained on {pipeline.dataset}" if pipeline.dataset else ""
+        size = pipeline.image_size
+        return f"**{pipeline.name}** · {size}×{size} {colour} · z in R^{pipeline.latent_dim}{epochs} · {verdict}{data} · from `{pipeline.source}`"
+
+    def direction_labels(self, model) -> list[str]:
+        """Slider labels, strongest first: 'Direction 1 · strength 2.31'."""
+        _, strengths = self.get(model).sefa
+        return [f"Direction {k + 1} · strength {s:.2f}" for k, s in enumerate(strengths[: self.num_directions(model)].tolist())]
+
+    def view(self, model) -> ModelView:
+        """What the page shows of ``model`` beside the pictures (one source for first page and model switch)."""
+        count = len(self.get(model).timeline)
+        losses, outputs = self.training_curves(model)
+        return ModelView(self.summary(model), self.direction_labels(model), count, self.timeline(model, count) if count else None, losses, outputs)
+
+    # -- grid ---------------------------------------------------------------
+
+    def grid(self, model, start_seed, side) -> list[tuple[np.ndarray, str]]:
+        """side x side samples for seeds start_seed, start_seed + 1, ...: (upscaled tile, 'seed N') pairs."""
+        pipeline = self.get(model)
+        start = check_seed(start_seed, "start seed")
+        side = check_count(side, "Grid side", *GRID_SIDES)
+        seeds = [start + i for i in range(side * side)]
+        if seeds[-1] > SEED_MAX:
+            raise ValueError(f"The start seed must be at most {SEED_MAX - side * side + 1} for a {side}x{side} grid, got {start}.")
+        tiles = pipeline(pipeline.latents(seeds), verdict=False).images
+        return [(images.upscale(tile, GRID_TILE_SCALE), f"seed {s}") for tile, s in zip(tiles, seeds)]
+
+    def grid_pick(self, start_seed, index) -> int:
+        """The seed of grid tile ``index`` (tiles hold consecutive seeds)."""
+        start = check_seed(start_seed, "start seed")
+        index = check_count(index, "Tile index", 0, GRID_SIDES[1] ** 2 - 1)
+        return check_seed(start + index, "picked seed")
+
+    # -- interpolation ------------------------------------------------------
+
+    def _keyframes(self, model: GanPipeline, keyframes, start_state) -> torch.Tensor:
+        """(K, D): the optional Explore state (JSON or link) first, then the keyframe seeds."""
+        seeds = parse_seeds(keyframes, "Keyframes", 1, MAX_KEYFRAMES)
+        z = [model.latents(seeds)]
+        if start_state is not None and not isinstance(start_state, str):
+            raise ValueError(f"The start state must be text (the JSON or link from the Share tab) or empty, got {shown(start_state)}.")
+        if start_state and start_state.strip():
+            state = ExploreState.parse(start_state)
+            if state.model != model.name:
+                raise ValueError(f"The Explore state is for model {state.model!r}, not {model.name!r}.")
+            z.insert(0, self.state_latent(state))
+        keys = torch.cat(z)
+        if len(keys) < 2:
+            raise ValueError(
+                f"An interpolation needs at least 2 keyframes; got {len(keys)}. Give two seeds like '0, 1', "
+                "or one seed and a start state (press 'Start from the Explore picture')."
+            )
+        return keys
+
+    def interpolation_frame(self, model, keyframes, method, t, start_state="") -> dict:
+        """The picture at position t in [0, 1] along the keyframe path: {"src", "p_real", "t"}."""
+        pipeline = self.get(model)
+        check_choice(method, "Interpolation", tuple(latent.INTERPOLATIONS))
+        t = check_number(t, "t", 0.0, 1.0)
+        keys = self._keyframes(pipeline, keyframes, start_state)
+        segments = keys.shape[0] - 1
+        index = min(int(t * segments), segments - 1)
+        z = latent.interpolate(keys[index : index + 1], keys[index + 1 : index + 2], t * segments - index, method)
+        pictures = pipeline(z)
+        return {"src": images.data_url(pictures.images[0]), "p_real": pictures.p_real[0], "t": t}
+
+    def interpolation_frames(self, model, keyframes, method, frames, start_state="") -> np.ndarray:
+        """uint8 frames (N, H, W[, 3]) evenly along the keyframe path."""
+        pipeline = self.get(model)
+        check_choice(method, "Interpolation", tuple(latent.INTERPOLATIONS))
+        frames = check_count(frames, "Frames", *FRAMES_RANGE)
+        keys = self._keyframes(pipeline, keyframes, start_state)
+        return pipeline(latent.path(keys, frames, method), verdict=False).images
+
+    def interpolation_strip(self, model, keyframes, method, frames, start_state="") -> dict:
+        """The N frames side by side in one row: {"src": PNG data URL, "frames": N}."""
+        frames = self.interpolation_frames(model, keyframes, method, frames, start_state)
+        strip = images.make_grid(frames, ncols=len(frames), padding=1)
+        return {"src": images.data_url(strip), "frames": len(frames)}
+
+    def interpolation_gif(self, model, keyframes, method, frames, start_state="", directory=None) -> str:
+        """Write the walk as an animated GIF (tiles upscaled x4, looping) and return its path."""
+        frames = self.interpolation_frames(model, keyframes, method, frames, start_state)
+        big = np.stack([images.upscale(frame, GRID_TILE_SCALE) for frame in frames])
+        handle, path = tempfile.mkstemp(prefix=f"{model.replace('/', '_')}-walk-", suffix=".gif", dir=directory)
+        with os.fdopen(handle, "wb") as out:
+            out.write(images.gif_bytes(big, duration_ms=80))
+        return path
+
+    # -- vector arithmetic --------------------------------------------------
+
+    def arithmetic(self, model, seeds_a, seeds_b, seeds_c) -> dict:
+        """DCGAN arithmetic A - B + C, each term the mean z of its seeds: pictures of the terms and the result."""
+        pipeline = self.get(model)
+        terms = [parse_seeds(text, f"Term {label}") for text, label in ((seeds_a, "A"), (seeds_b, "B"), (seeds_c, "C"))]
+        z_terms = [pipeline.seed_noise(seeds) for seeds in terms]  # (N_i, D)
+        means = torch.stack([z.mean(0) for z in z_terms])  # (3, D)
+        result = latent.arithmetic(*z_terms)[None]  # (1, D)
+        pictures = pipeline(torch.cat([means, result]))
+        out = {label: images.data_url(image) for label, image in zip(("a", "b", "c", "result"), pictures.images)}
+        out.update(p_real=pictures.p_real[3], seeds={"a": terms[0], "b": terms[1], "c": terms[2]})
+        return out
+
+    # -- how it trained -----------------------------------------------------
+
+    def timeline_info(self, model) -> tuple[int, int]:
+        """(number of timeline pictures, last epoch); (0, 0) when the model shipped none."""
+        timeline = self.get(model).timeline
+        return len(timeline), (timeline[-1].epoch if timeline else 0)
+
+    def timeline(self, model, position) -> dict:
+        """The fixed-z grid at timeline position 1..N: {"src", "epoch", "count"}."""
+        pipeline = self.get(model)
+        if not pipeline.timeline:
+            raise ValueError(f"Model {pipeline.name!r} shipped no timeline/ pictures, so there is no training timeline to show.")
+        position = check_count(position, "Timeline position", 1, len(pipeline.timeline))
+        frame = pipeline.timeline[position - 1]
+        return {"src": images.png_data_url(frame.png), "epoch": frame.epoch, "count": len(pipeline.timeline)}
+
+    def training_curves(self, model) -> tuple[list[dict], list[dict]]:
+        """Long-format rows for two plots: losses (Loss_D, Loss_G) and D's outputs (D(x), D(G(z)))."""
+        losses, outputs = [], []
+        for record in self.get(model).log:
+            epoch = float(record.get("epoch", 0.0))
+            losses += [{"epoch": epoch, "value": record["loss_d"], "series": "Loss_D"}, {"epoch": epoch, "value": record["loss_g"], "series": "Loss_G"}]
+            outputs += [{"epoch": epoch, "value": record["d_real"], "series": "D(x) on real"}, {"epoch": epoch, "value": record["d_fake"], "series": "D(G(z)) on fake"}]
+        return losses, outputs
+
+    # -- share --------------------------------------------------------------
+
+    def share(self, model, seed, psi, *amounts) -> tuple[str, str]:
+        """The Explore state as (JSON text, URL query string '?model=...') after validating it."""
+        self.get(model)
+        state = ExploreState(model, check_seed(seed), psi=psi, amounts=amounts).fit(self.num_directions(model))
+        self.state_latent(state)
+        return state.to_json(), state.to_query()
+
+    def restore(self, text) -> ExploreState:
+        """A shared state (JSON or a link / query string), validated against its model, with all its amounts."""
+        state = ExploreState.parse(text)
+        self.get(state.model)
+        state = state.fit(self.num_directions(state.model))
+        self.state_latent(state)
+        return state
+
+
+def live(fn, args) -> dict:
+    """Call a view function for the browser's live path with the list ``args``.
+
+    A bad value comes back as {"error": message} instead of a traceback in the server log.
+    """
+    if not isinstance(args, list):
+        return {"error": f"The live update needs a list of values, got {shown(args)}."}
+    try:
+        return fn(*args)
+    except (ValueError, TypeError) as err:
+        return {"error": str(err)}

@@ -1,0 +1,6 @@
+"""Training: the adversarial loop (``trainer``), its configuration (``config``) and its plots."""
+
+from gan_core.training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from gan_core.training.trainer import EMA, Trainer, load_checkpoint, recalibrate_batchnorm
+
+__all__ = ["TrainConfig", "ModelConfig", "OptimConfig", "DataConfig", "RunConfig", "Trainer", "EMA", "load_checkpoint", "recalibrate_batchnorm"]
