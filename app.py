@@ -4,24 +4,43 @@
     python app.py --model weights/mnist --model user/dcgan-repo
     GAN_MODELS=weights/fashion-mnist,user/repo python app.py
 
-``build_demo(explorer)`` builds the page for an :class:`~gan_core.explorer.Explorer` and has no
-side effects, so tests build it in-process; ``main()`` loads the models and launches it, and
+``build_demo(explorer)`` builds the page for an :class:`~gan_core.explorer.Explorer` and loads
+nothing, so tests build it in-process; ``main()`` loads the models and launches it, and
 ``app.demo`` (what ``gradio app.py`` and Spaces look for) is built on first use. Each callback
-calls one explorer method with plain values and shows what it returns. Dragging a slider takes a
-fast path: the slider's ``.input`` event runs a few lines of JavaScript that call the picture
-component's server function directly (one small POST, a ~1 KB PNG back, always the latest value,
-never a pile-up); ``.release`` and every button go through ordinary named Gradio endpoints,
-which are also the public API. HTML templates, CSS and JavaScript live in ``assets/``.
+calls one explorer method with plain values and shows what it returns.
+
+Dragging a slider never waits for the server when it can avoid it: the slider's ``.input`` event
+runs JavaScript only (assets/live.js), which draws the frame in the page with the exported G and D
+(assets/in_browser.mjs on gan_core/web/gan_web.js and onnxruntime-web), from the seed's z and the
+slider directions the server sent once. Where that cannot run (no WebAssembly, a blocked file,
+still loading, ``?render=server``) the same handler calls the picture's server function instead:
+one small POST, a ~1 KB PNG back, always the latest value, never a pile-up. ``.release`` and every
+button go through ordinary named Gradio endpoints, which are also the public API. HTML templates,
+CSS and JavaScript live in ``assets/``.
+
+On a ZeroGPU Space the batch views (grid, strip, GIF, arithmetic, direction sheet) run under
+``@spaces.GPU``; elsewhere that decorator does nothing and they run where the models are.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+
+try:  # ZeroGPU Spaces: imported before torch, as the spaces package requires
+    import spaces
+
+    gpu = spaces.GPU(duration=30)
+except ImportError:  # not installed (e.g. a local run from pyproject's dependencies): nothing to decorate
+
+    def gpu(fn):
+        return fn
+
 
 import gradio as gr
 import pandas as pd
@@ -32,7 +51,10 @@ from gan_core.explorer import Explorer, ExploreState, ModelView, live, sources_f
 from gan_core.explorer import explorer as views
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+GAN_WEB = ROOT / "gan_core" / "web" / "gan_web.js"
+VENDOR = ASSETS / "vendor" / "onnxruntime-web"  # python scripts/get_web_runtime.py puts it there
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 N = NUM_DIRECTIONS
 
@@ -62,14 +84,34 @@ def asset(name: str) -> str:
     return (ASSETS / name).read_text()
 
 
-def live_js(fn_name: str) -> str:
-    """The js_on_load of a picture with a live path through its server function ``fn_name``."""
-    return asset("live.js").replace("__FN__", fn_name)
+def file_url(path: Path) -> str:
+    """The page-relative URL under which Gradio serves a static file (see web_files)."""
+    return f"gradio_api/file={Path(path).resolve()}"
 
 
-def live_trigger(fn_name: str) -> str:
-    """The client-side handler of a slider's .input: hand the values to the picture's live path."""
-    return f"(...args) => {{ window.ganLive && window.ganLive['{fn_name}'] && window.ganLive['{fn_name}'](args); }}"
+def web_files(explorer: Explorer) -> list[Path]:
+    """Every file the page fetches to draw in the browser: the engine, gan_web.js, the runtime, the models' ONNX files."""
+    files = [ASSETS / "in_browser.mjs", GAN_WEB, *sorted(VENDOR.glob("*"))]
+    for name in explorer.names:
+        bundle = explorer.browser_model(name)
+        files += [path for path in (bundle["generator_onnx"], bundle["discriminator_onnx"]) if path is not None]
+    return [path.resolve() for path in files]
+
+
+def live_js(kind: str, fn_name: str, engine: bool) -> str:
+    """The js_on_load of a picture with a live path: ``kind`` 'explore' or 'interpolate'; the server fallback ``fn_name``."""
+    config = {"engine": file_url(ASSETS / "in_browser.mjs"), "ganWeb": file_url(GAN_WEB), "vendor": file_url(VENDOR) + "/", "forceServer": False} if engine else {}
+    return asset("live.js").replace("__KIND__", kind).replace("__FN__", fn_name).replace("__CONFIG__", json.dumps(config))
+
+
+def live_trigger(kind: str) -> str:
+    """The client-side handler of a slider's .input: hand the values to the picture's live path (no request from here)."""
+    return f"(...args) => {{ window.ganLive && window.ganLive['{kind}'] && window.ganLive['{kind}'](args); }}"
+
+
+def engine_call(call: str) -> str:
+    """A JavaScript-only event handler that calls the in-browser engine, if it loaded (no request to the server)."""
+    return f"(...args) => {{ window.ganWeb && window.ganWeb.{call}(...args); return []; }}"
 
 
 def ui(fn):
@@ -121,6 +163,8 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
         "timeline": {"value": view.timeline},
         "loss_plot": {"value": curve_frame(view.losses)},
         "d_plot": {"value": curve_frame(view.outputs)},
+        "verdict_note": {"value": view.verdict_note},
+        "sheet": {"value": explorer.direction_sheet(state.model, state.seed, state.psi) if state.seed is not None else None},
     }
     for k in range(N):
         props[f"direction_{k + 1}"] = direction_props(view, k, state.amounts[k] if k < len(state.amounts) else 0.0)
@@ -130,8 +174,18 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
 # --------------------------------------------------------------------------- the page
 
 
+def best_device() -> str:
+    """Where the batch views run: the GPU when there is one (inside @spaces.GPU on ZeroGPU), else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def build_demo(explorer: Explorer) -> gr.Blocks:
-    """The explorer page for the models ``explorer`` serves. No side effects: nothing is loaded or launched."""
+    """The explorer page for the models ``explorer`` serves. Nothing is loaded or launched.
+
+    The files the page draws with in the browser (web_files) are registered as Gradio static
+    paths: served as they are, with their real MIME types, and nothing else beside them.
+    """
+    gr.set_static_paths(web_files(explorer))
     first = ExploreState(explorer.names[0], 0)
     props = model_props(explorer, first)
     c: dict[str, gr.components.Component] = {}  # the components that follow the model, by name
@@ -189,11 +243,61 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return gr.Gallery(columns=check_count(side, "Grid side", *views.GRID_SIDES))
 
     def arithmetic_tiles(model, start_seed):
-        return explorer.grid(model, start_seed, 6)
+        return grid_view(model, start_seed, 6)
 
     def live_explore(args):
         """Server function behind the Explore picture's live path; args = [model, seed, psi, d1, ...]."""
         return live(explorer.explore, args)
+
+    def web_model(args):
+        """What the page needs to draw a model itself (args = [model]): shapes, directions, ONNX URLs."""
+
+        def bundle(model):
+            out = explorer.browser_model(model)
+            for part in ("generator", "discriminator"):
+                path = out.pop(f"{part}_onnx")
+                out[f"{part}_url"] = file_url(path) if path is not None else None
+            return out
+
+        return live(bundle, args)
+
+    def web_seed(args):
+        """A seed's z exactly as the server draws it (args = [model, seed])."""
+        return live(explorer.browser_seed, args)
+
+    def web_keyframes(args):
+        """The keyframe latents of an interpolation (args = [model, keyframes, start state])."""
+        return live(explorer.browser_keyframes, args)
+
+    def walk_for_model(model, keys, method, t, frames):
+        """A model switch: the start state belonged to the old model, so it goes; the walk is redrawn for the new one."""
+        try:
+            views.parse_seeds(keys, "Keyframes", 2, views.MAX_KEYFRAMES)
+        except ValueError:
+            keys = "0, 1"  # one seed was only enough together with the start state
+        frame_value = explorer.interpolation_frame(model, keys, method, t)
+        strip_value = explorer.interpolation_strip(model, keys, method, frames)
+        return "", keys, frame_value, strip_value, None
+
+    @gpu
+    def grid_view(model, start_seed, side):
+        return explorer.on(best_device()).grid(model, start_seed, side)
+
+    @gpu
+    def strip_view(model, keyframes, method, frames, start_state):
+        return explorer.on(best_device()).interpolation_strip(model, keyframes, method, frames, start_state)
+
+    @gpu
+    def gif_view(model, keyframes, method, frames, start_state):
+        return explorer.on(best_device()).interpolation_gif(model, keyframes, method, frames, start_state)
+
+    @gpu
+    def arithmetic_view(model, seeds_a, seeds_b, seeds_c):
+        return explorer.on(best_device()).arithmetic(model, seeds_a, seeds_b, seeds_c)
+
+    @gpu
+    def sheet_view(model, seed, psi):
+        return explorer.on(best_device()).direction_sheet(model, seed, psi)
 
     def live_interpolate(args):
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
@@ -208,27 +312,36 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         with gr.Tabs(elem_id="tabs") as tabs:
             # ---------------------------------------------------------------- Explore
             with gr.Tab("Explore", id="explore", elem_id="tab-explore"):
-                with gr.Row():
-                    with gr.Column(scale=5, min_width=420):
+                with gr.Row(elem_id="explore-row"):
+                    with gr.Column(scale=5, min_width=340, elem_id="explore-stage"):
                         picture = c["picture"] = gr.HTML(
-                            html_template=asset("templates/picture.html"), js_on_load=live_js("live_explore"),
-                            server_functions=[live_explore], elem_id="picture", **props["picture"],
+                            html_template=asset("templates/picture.html"), js_on_load=live_js("explore", "live_explore", engine=True),
+                            server_functions=[live_explore, web_model, web_seed, web_keyframes], elem_id="picture", **props["picture"],
                         )
-                        with gr.Row(equal_height=True):
-                            seed = c["seed"] = gr.Number(label="Seed", precision=0, minimum=0, maximum=SEED_MAX, elem_id="seed", scale=2, **props["seed"])
-                            random_button = gr.Button("Random seed", elem_id="random", scale=1)
-                            reset_button = gr.Button("Reset", elem_id="reset", scale=1)
+                        with gr.Row(elem_classes="gan-controls"):
+                            seed = c["seed"] = gr.Number(
+                                label="Seed", info=f"a whole number from 0 to {SEED_MAX}; press Enter", precision=0, minimum=0, maximum=SEED_MAX,
+                                elem_id="seed", scale=2, min_width=160, **props["seed"],
+                            )
+                            random_button = gr.Button("Random seed", elem_id="random", scale=1, min_width=100, elem_classes="gan-button")
+                            reset_button = gr.Button("Reset", elem_id="reset", scale=1, min_width=80, elem_classes="gan-button")
                         psi = c["psi"] = gr.Slider(
                             *PSI_RANGE, step=0.01, label="Truncation ψ", info="scales z toward 0: below 1 more typical, above 1 more unusual",
                             elem_id="psi", **props["psi"],
                         )
-                    with gr.Column(scale=4, min_width=320):
-                        gr.Markdown(views.SEFA_EXPLANATION, elem_classes="gan-note")
+                    with gr.Column(scale=4, min_width=320, elem_id="explore-sliders"):
                         directions = []
                         for k in range(N):
                             name = f"direction_{k + 1}"
                             c[name] = gr.Slider(-DIRECTION_LIMIT, DIRECTION_LIMIT, step=0.05, elem_id=f"direction-{k + 1}", elem_classes="gan-direction", **props[name])
                             directions.append(c[name])
+                        gr.Markdown(views.SEFA_EXPLANATION, elem_classes="gan-note")
+                c["verdict_note"] = gr.Markdown(elem_classes="gan-note", elem_id="verdict-note", **props["verdict_note"])
+                with gr.Accordion("What each direction does: the seed moved to −4, −2, 0, +2, +4 along it (one row per slider)", open=True, elem_id="sheet-box"):
+                    c["sheet"] = gr.HTML(html_template=asset("templates/sheet.html"), elem_id="sheet", **props["sheet"])
+                with gr.Row(elem_classes="gan-controls"):
+                    gr.HTML('<div class="gan-render-status" data-state="loading">In-browser drawing: starting.</div>', elem_id="render-status")
+                    force_server = gr.Checkbox(False, label="Draw on the server", info="or open the page with ?render=server", elem_id="force-server", scale=0, min_width=200)
 
             # ---------------------------------------------------------------- Interpolate
             with gr.Tab("Interpolate", id="interpolate", elem_id="tab-interpolate"):
@@ -247,7 +360,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     with gr.Column(scale=5, min_width=420):
                         frame = gr.HTML(
                             explorer.interpolation_frame(first.model, "0, 1", "slerp", 0.5), html_template=asset("templates/frame.html"),
-                            js_on_load=live_js("live_interpolate"), server_functions=[live_interpolate], elem_id="frame",
+                            js_on_load=live_js("interpolate", "live_interpolate", engine=False), server_functions=[live_interpolate], elem_id="frame",
                         )
                 strip = gr.HTML(explorer.interpolation_strip(first.model, "0, 1", "slerp", 12), html_template=asset("templates/strip.html"), elem_id="strip")
 
@@ -312,41 +425,55 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     restore_text = gr.Textbox(label="Restore from a link or JSON", scale=4, elem_id="restore-text")
                     restore_button = gr.Button("Restore", variant="primary", scale=1, elem_id="restore")
 
-        gr.Markdown("Models are loaded only from the folders and Hub repos the app was started with. Every action is also an API endpoint: see *Use via API* below.", elem_classes="gan-caption")
+        gr.Markdown(
+            "Built with [gan_core](https://github.com/dcgan-latent-explorer/dcgan-latent-explorer): train your own DCGAN and explore it here. "
+            "Every action on this page is also an API endpoint (*Use via API* below).",
+            elem_classes="gan-caption",
+        )
 
         # --------------------------------------------------------------- wiring
         state_inputs = [model, seed, psi, *directions]
         start_outputs = [seed, psi, *directions, picture]
         # What follows the model, in the order /select_model documents; /restore also sets the model.
-        model_outputs = [c["model_info"], seed, psi, *directions, picture, epoch, c["timeline"], c["loss_plot"], c["d_plot"]]
+        model_outputs = [c["model_info"], seed, psi, *directions, picture, epoch, c["timeline"], c["loss_plot"], c["d_plot"], c["verdict_note"], c["sheet"]]
 
-        # Explore: live while dragging (JS fast path), exact on release, typing a seed, reset, random.
-        gr.on([psi.input, *[d.input for d in directions]], None, state_inputs, None, js=live_trigger("live_explore"), **LIVE)
-        gr.on([psi.release, *[d.release for d in directions], seed.input], ui(explore), state_inputs, picture, api_name="explore", **LIVE, **RAW)
+        # Explore: live while dragging (in the page, or the server as fallback), exact on release,
+        # typing a seed, reset, random. Seed and model changes warm the page's caches (JavaScript only).
+        gr.on([psi.input, *[d.input for d in directions]], None, state_inputs, None, js=live_trigger("explore"), **LIVE)
+        gr.on([psi.release, *[d.release for d in directions], seed.submit], ui(explore), state_inputs, picture, api_name="explore", **LIVE, **RAW)
         reset_button.click(ui(explorer.start), [model, seed], start_outputs, api_name="reset", **LIVE, **RAW)
         random_button.click(ui(explorer.random_start), model, start_outputs, api_name="random_seed", **LIVE, **RAW)
         model.input(ui(select_model), [model, seed], model_outputs, api_name="select_model", show_progress="hidden", **RAW)
+        gr.on([seed.change, model.change], None, [model, seed], None, js=engine_call("prefetch"), **LIVE)
+        gr.on([seed.change, psi.release], ui(sheet_view), [model, seed, psi], c["sheet"], api_visibility="private", show_progress="hidden", **RAW)
+        force_server.change(None, force_server, None, js=engine_call("setForced"), **LIVE)
 
         # Interpolate.
         interp_inputs = [model, keyframes, method, t, start_state]
         strip_inputs = [model, keyframes, method, frames, start_state]
-        t.input(None, interp_inputs, None, js=live_trigger("live_interpolate"), **LIVE)
-        gr.on([t.release, keyframes.submit, method.change, start_state.change], ui(explorer.interpolation_frame), interp_inputs, frame, api_name="interpolate", **LIVE, **RAW)
-        gr.on([keyframes.submit, method.change, frames.release, start_state.change], ui(explorer.interpolation_strip), strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
-        gif_button.click(ui(explorer.interpolation_gif), strip_inputs, gif_file, api_name="gif", **RAW)
-        # A new model: its start state is gone (it belonged to the old model), then the walk is redrawn.
-        model.input(lambda: "", None, start_state, api_visibility="private").then(
+        t.input(None, interp_inputs, None, js=live_trigger("interpolate"), **LIVE)
+        # The walk is redrawn when the person changes it (typing counts; a start state set by a button or a
+        # model switch is handled by that event itself, so no event reads half-updated inputs).
+        walk_edits = [keyframes.submit, method.change, start_state.submit, start_state.blur]
+        gr.on([t.release, *walk_edits], ui(explorer.interpolation_frame), interp_inputs, frame, api_name="interpolate", **LIVE, **RAW)
+        gr.on([frames.release, *walk_edits], ui(strip_view), strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
+        gr.on(walk_edits, None, [model, keyframes, start_state], None, js=engine_call("prefetchWalk"), **LIVE)
+        gif_button.click(ui(gif_view), strip_inputs, gif_file, api_name="gif", **RAW)
+        # A new model: the start state (it belonged to the old model) and the old GIF go, the walk is redrawn.
+        model.input(ui(walk_for_model), [model, keyframes, method, t, frames], [start_state, keyframes, frame, strip, gif_file], api_visibility="private", **RAW)
+        from_explore.click(ui(explore_state), state_inputs, start_state, api_name="explore_state", **RAW).then(
             ui(explorer.interpolation_frame), interp_inputs, frame, api_visibility="private", **LIVE, **RAW
-        ).then(ui(explorer.interpolation_strip), strip_inputs, strip, api_visibility="private", **RAW)
-        from_explore.click(ui(explore_state), state_inputs, start_state, api_name="explore_state", **RAW)
+        ).then(ui(strip_view), strip_inputs, strip, api_visibility="private", show_progress="hidden", **RAW).then(
+            None, [model, keyframes, start_state], None, js=engine_call("prefetchWalk")
+        )
 
         # Vector arithmetic.
         gr.on([pool_start.submit, model.input], ui(arithmetic_tiles), [model, pool_start], pool, api_name="arithmetic_tiles", **RAW)
         pool.select(ui(add_tile), [target, term_a, term_b, term_c, pool_start], [term_a, term_b, term_c], api_visibility="private")
-        gr.on([compute.click, model.input], ui(explorer.arithmetic), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
+        gr.on([compute.click, model.input], ui(arithmetic_view), [model, term_a, term_b, term_c], equation, api_name="arithmetic", **RAW)
 
         # Grid: show, and a click opens the tile in Explore.
-        gr.on([grid_button.click, grid_start.submit, grid_side.release, model.input], ui(explorer.grid), [model, grid_start, grid_side], grid, api_name="grid", **RAW)
+        gr.on([grid_button.click, grid_start.submit, grid_side.release, model.input], ui(grid_view), [model, grid_start, grid_side], grid, api_name="grid", **RAW)
         grid_side.release(ui(grid_layout), grid_side, grid, api_visibility="private", **RAW)
         grid.select(tile_index, None, picked, api_visibility="private").then(ui(open_tile), [model, grid_start, picked], [*start_outputs, tabs], api_name="grid_pick", **RAW)
 
@@ -363,7 +490,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     return demo
 
 
-LAUNCH_OPTIONS = {"theme": THEME, "css": asset("explorer.css")}
+LAUNCH_OPTIONS = {"theme": THEME, "css": asset("explorer.css"), "head": asset("head.html")}
 
 
 def load_explorer(argv: list[str] | None = None) -> Explorer:

@@ -98,7 +98,7 @@ async function benchmark(gan, folder, frames, warmup) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(path.join(VENDOR, 'ort.wasm.min.mjs'))) throw new Error(`${VENDOR} is empty: run python scripts/get_web_runtime.py`);
-  const gan = await import(pathToFileURL(path.join(ROOT, 'assets', 'gan_web.js')).href);
+  const gan = await import(pathToFileURL(path.join(ROOT, 'gan_core', 'web', 'gan_web.js')).href);
   const ort = await gan.loadRuntime(pathToFileURL(VENDOR + path.sep).href);
   const runtimeBytes = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']
     .reduce((sum, name) => sum + fs.statSync(path.join(VENDOR, name)).size, 0);

@@ -14,6 +14,7 @@ pictures here; nothing else runs G for pictures.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Sequence
@@ -78,6 +79,7 @@ class GanPipeline:
         log: Sequence[dict] = (),
         name: str = "",
         source: str = "",
+        files: hub.ModelFiles | None = None,
         problems: Sequence[str] = (),
     ):
         self.generator = generator
@@ -87,6 +89,7 @@ class GanPipeline:
         self.log = list(log)
         self.name = name
         self.source = source
+        self.files = files  # where the parts were loaded from (None for networks made in memory)
         self.problems = list(problems)  # what could not be loaded beside the networks, in sentences
 
     @classmethod
@@ -111,11 +114,23 @@ class GanPipeline:
         manifest = read_manifest(files.generator)
         timeline = [TimelineFrame(epoch, png.read_bytes()) for epoch, png in files.timeline]
         default_name = files.root.name if os.path.exists(os.path.expanduser(spec)) else spec
-        pipeline = cls(generator, discriminator, manifest=manifest, timeline=timeline, log=log, name=name or default_name, source=spec, problems=problems)
+        pipeline = cls(
+            generator, discriminator, manifest=manifest, timeline=timeline, log=log, name=name or default_name, source=spec, files=files, problems=problems
+        )
         for problem in problems:
             logger.warning("%s", problem)
         logger.info("loaded %s from %s (latent_dim %d, D %s)", pipeline.name, files.generator, pipeline.latent_dim, "yes" if discriminator else "no")
         return pipeline
+
+    def to(self, device: str | torch.device) -> GanPipeline:
+        """This pipeline on ``device``: itself when already there, else a copy whose networks live there."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        moved = copy.copy(self)
+        moved.generator = copy.deepcopy(self.generator).to(device)
+        moved.discriminator = copy.deepcopy(self.discriminator).to(device) if self.discriminator is not None else None
+        return moved
 
     # ------------------------------------------------------------------ what the model is
 

@@ -17,12 +17,15 @@ import torch
 from gan_core.core import images
 from gan_core.core.hub import save_model
 from gan_core.core.models import Discriminator, Generator
+from gan_core.core.onnx_export import export_model_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_model_folder(folder: Path, *, image_size: int = 16, channels: int = 1, latent_dim: int = 8, epochs: int = 3, seed: int = 0, with_discriminator: bool = True) -> Path:
-    """A shipped-layout model folder: generator/, discriminator/, timeline/epoch_NNN.png, train_log.jsonl."""
+def make_model_folder(
+    folder: Path, *, image_size: int = 16, channels: int = 1, latent_dim: int = 8, epochs: int = 3, seed: int = 0, with_discriminator: bool = True, onnx: bool = False
+) -> Path:
+    """A shipped-layout model folder: generator/, discriminator/, timeline/epoch_NNN.png, train_log.jsonl (+ model.onnx files with ``onnx``)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         save_model(Generator(latent_dim=latent_dim, image_size=image_size, channels=channels, g_features=4), folder / "generator")
@@ -38,6 +41,8 @@ def make_model_folder(folder: Path, *, image_size: int = 16, channels: int = 1, 
         for i in range(1, 2 * epochs + 1)
     ]
     (folder / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    if onnx:
+        export_model_folder(folder)
     return folder
 
 

@@ -362,5 +362,5 @@ def test_live_turns_errors_into_a_message(explorer):
 
 
 def test_summary_describes_the_model(explorer):
-    assert explorer.summary("grey").startswith("**grey** · 16×16 grey · z in R^8, 3 epochs · discriminator loaded")
+    assert explorer.summary("grey").startswith("**grey** · 16×16 grey · z in ℝ⁸, 3 epochs · discriminator loaded")
     assert "8×8 colour" in explorer.summary("colour") and "no discriminator shipped" in explorer.summary("colour")

@@ -1,4 +1,4 @@
-"""assets/gan_web.js in a real headless Chromium: the vendored runtime, served locally, draws torch's pictures.
+"""gan_core/web/gan_web.js in a real headless Chromium: the vendored runtime, served locally, draws torch's pictures.
 
 A local ``python -m http.server`` serves a page, gan_web.js, assets/vendor/onnxruntime-web/ and two
 tiny exported models. Skips without Chromium or the vendored runtime (fetched with
@@ -77,7 +77,7 @@ def site(tmp_path_factory, vendor):
     """A static site on 127.0.0.1: the page, gan_web.js, the runtime and each model's two .onnx files."""
     root = tmp_path_factory.mktemp("site")
     (root / "index.html").write_text(PAGE)
-    shutil.copy(ROOT / "assets" / "gan_web.js", root / "gan_web.js")
+    shutil.copy(ROOT / "gan_core" / "web" / "gan_web.js", root / "gan_web.js")
     shutil.copytree(vendor, root / "vendor" / "onnxruntime-web")
     models = {}
     for index, (name, latent_dim, image_size, channels) in enumerate(MODELS):

@@ -32,6 +32,7 @@ M = TypeVar("M", bound=nn.Module)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ONNX_NAME = "model.onnx"  # the same network for ONNX runtimes (the browser), written by gan_core.export
 LOG_NAME = "train_log.jsonl"
 TIMELINE_DIR = "timeline"
 SNAPSHOT_DIR = "snapshots"
@@ -88,6 +89,11 @@ class ModelFiles:
     root: Path  # the run/weights folder (or the part folder itself)
     generator: Path  # the generator folder
     discriminator: Path | None  # its discriminator folder, if one ships
+
+    def onnx(self, part: str) -> Path | None:
+        """``part``'s model.onnx ("generator" or "discriminator"), None when it was not exported."""
+        folder = self.generator if part == "generator" else self.discriminator
+        return folder / ONNX_NAME if folder is not None and (folder / ONNX_NAME).is_file() else None
 
     @property
     def log(self) -> Path:

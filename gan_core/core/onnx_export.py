@@ -26,12 +26,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_core.core.hub import load_part, locate
+from gan_core.core.hub import ONNX_NAME, load_part, locate
 from gan_core.core.models import Discriminator, Generator
 
 logger = logging.getLogger(__name__)
 
-ONNX_NAME = "model.onnx"
 # (input name, output name) of each exported network; gan_web.js relies on these names.
 IO_NAMES = {Generator: ("z", "images"), Discriminator: ("images", "logits")}
 PART_NAMES = {Generator: "generator", Discriminator: "discriminator"}

@@ -30,12 +30,17 @@ MAX_KEYFRAMES = 8
 GRID_SIDES = (2, 8)  # the grid is side x side tiles
 MAX_TERM_SEEDS = 8  # seeds averaged per arithmetic term
 GRID_TILE_SCALE = 4  # grid/GIF tiles are upscaled by this (nearest) so they stay crisp anywhere
+SHEET_STEPS = (-4.0, -2.0, 0.0, 2.0, 4.0)  # the direction sheet: each direction at these amounts
 
 SEFA_EXPLANATION = (
-    "Directions are found in closed form (SeFa, Shen & Zhou 2021): G's first layer is linear in z, "
-    "y = A z, so the top eigenvectors of A^T A are the moves in z that change G's first feature map "
-    "the most. They are listed strongest first; the strength is how much that map changes per unit step."
+    "Each slider moves z along one direction, found in closed form (SeFa, Shen & Zhou 2021): G's first layer "
+    "is linear in z, y = A z, so the top eigenvectors of AᵀA are the moves in z that change G's first feature map "
+    "the most. Strongest first; the strength is how much that map changes per unit step."
 )
+
+
+def _superscript(number: int) -> str:
+    return str(number).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def parse_seeds(text, what: str, low: int = 1, high: int = MAX_TERM_SEEDS) -> list[int]:
@@ -93,6 +98,7 @@ class ModelView:
     timeline: dict | None  # the last timeline picture, as :meth:`Explorer.timeline` returns it
     losses: list[dict]  # long-format rows of the loss curves
     outputs: list[dict]  # long-format rows of D's outputs
+    verdict_note: str  # how to read D's verdict for this model
 
 
 class Explorer:
@@ -105,10 +111,20 @@ class Explorer:
                 "or put a model folder holding generator/ under weights/."
             )
         self.models = {pipeline.name: pipeline for pipeline in pipelines}
+        self._elsewhere: dict[torch.device, Explorer] = {}  # the same models on other devices, see on()
 
     @classmethod
     def from_sources(cls, specs: list[str]) -> Explorer:
         return cls([GanPipeline.from_pretrained(spec) for spec in specs])
+
+    def on(self, device: str | torch.device) -> Explorer:
+        """The same views computed on ``device`` (the pipelines copied there once, then kept)."""
+        device = torch.device(device)
+        if all(p.device == device for p in self.models.values()):
+            return self
+        if device not in self._elsewhere:
+            self._elsewhere[device] = Explorer([p.to(device) for p in self.models.values()])
+        return self._elsewhere[device]
 
     @property
     def names(self) -> list[str]:
@@ -166,18 +182,77 @@ class Explorer:
         epochs = f", {pipeline.timeline[-1].epoch} epochs" if pipeline.timeline else ""
         data = f" · trained on {pipeline.dataset}" if pipeline.dataset else ""
         size = pipeline.image_size
-        return f"**{pipeline.name}** · {size}×{size} {colour} · z in R^{pipeline.latent_dim}{epochs} · {verdict}{data} · from `{pipeline.source}`"
+        return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · from `{pipeline.source}`"
 
     def direction_labels(self, model) -> list[str]:
         """Slider labels, strongest first: 'Direction 1 · strength 2.31'."""
         _, strengths = self.get(model).sefa
         return [f"Direction {k + 1} · strength {s:.2f}" for k, s in enumerate(strengths[: self.num_directions(model)].tolist())]
 
+    def verdict_note(self, model) -> str:
+        """How to read D's verdict for this model, from how its training ended."""
+        pipeline = self.get(model)
+        if pipeline.discriminator is None:
+            return "This model shipped no discriminator, so there is no verdict to show."
+        note = "D's verdict is its probability that the picture is real; 50% means it cannot tell."
+        if pipeline.log:
+            last = pipeline.log[-1]
+            note += (
+                f" When training ended, D gave real pictures {last['d_real']:.0%} on average and G's {last['d_fake']:.0%}:"
+                " a trained D is unsure about both, so expect middling numbers, not 100% and 0%."
+            )
+        return note
+
     def view(self, model) -> ModelView:
         """What the page shows of ``model`` beside the pictures (one source for first page and model switch)."""
         count = len(self.get(model).timeline)
         losses, outputs = self.training_curves(model)
-        return ModelView(self.summary(model), self.direction_labels(model), count, self.timeline(model, count) if count else None, losses, outputs)
+        return ModelView(
+            self.summary(model), self.direction_labels(model), count, self.timeline(model, count) if count else None, losses, outputs, self.verdict_note(model)
+        )
+
+    def direction_sheet(self, model, seed, psi) -> dict:
+        """Each direction's meaning at a glance: row k is the seed moved along direction k by SHEET_STEPS.
+
+        {"src": PNG data URL of a (K rows x 5) grid, "steps": SHEET_STEPS, "rows": K}.
+        """
+        pipeline = self.get(model)
+        count = self.num_directions(model)
+        z0 = self.state_latent(ExploreState(model, check_seed(seed), psi=psi))  # (1, D)
+        directions, _ = pipeline.sefa
+        steps = torch.tensor(SHEET_STEPS)
+        z = (z0[None] + steps[None, :, None] * directions[:count, None, :]).reshape(-1, pipeline.latent_dim)  # (K * 5, D)
+        sheet = images.make_grid(pipeline(z, verdict=False).images, ncols=len(SHEET_STEPS), padding=1)
+        return {"src": images.data_url(sheet), "steps": list(SHEET_STEPS), "rows": count}
+
+    # -- drawing in the visitor's browser ------------------------------------
+
+    def browser_model(self, model) -> dict:
+        """What a page needs to draw ``model`` itself: shapes, the slider directions (K x D) and the ONNX files.
+
+        ``generator_onnx``/``discriminator_onnx`` are paths (None when not exported: the page then
+        draws through the server).
+        """
+        pipeline = self.get(model)
+        directions, _ = pipeline.sefa
+        files = pipeline.files
+        return {
+            "model": pipeline.name,
+            "latent_dim": pipeline.latent_dim,
+            "channels": pipeline.channels,
+            "image_size": pipeline.image_size,
+            "directions": directions[: self.num_directions(model)].tolist(),
+            "generator_onnx": files.onnx("generator") if files else None,
+            "discriminator_onnx": files.onnx("discriminator") if files and pipeline.discriminator is not None else None,
+        }
+
+    def browser_seed(self, model, seed) -> list[float]:
+        """z of a seed exactly as the server draws it (latent_dim floats), for the page to draw from."""
+        return self.get(model).seed_noise([check_seed(seed)])[0].tolist()
+
+    def browser_keyframes(self, model, keyframes, start_state="") -> list[list[float]]:
+        """The interpolation's keyframe latents (K x D), start state first, for the page to draw the walk."""
+        return self._keyframes(self.get(model), keyframes, start_state).tolist()
 
     # -- grid ---------------------------------------------------------------
 
