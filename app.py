@@ -336,12 +336,12 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                             c[name] = gr.Slider(-DIRECTION_LIMIT, DIRECTION_LIMIT, step=0.05, elem_id=f"direction-{k + 1}", elem_classes="gan-direction", **props[name])
                             directions.append(c[name])
                         gr.Markdown(views.SEFA_EXPLANATION, elem_classes="gan-note")
-                c["verdict_note"] = gr.Markdown(elem_classes="gan-note", elem_id="verdict-note", **props["verdict_note"])
-                with gr.Accordion("What each direction does: the seed moved to −4, −2, 0, +2, +4 along it (one row per slider)", open=True, elem_id="sheet-box"):
-                    c["sheet"] = gr.HTML(html_template=asset("templates/sheet.html"), elem_id="sheet", **props["sheet"])
                 with gr.Row(elem_classes="gan-controls"):
                     gr.HTML('<div class="gan-render-status" data-state="loading">In-browser drawing: starting.</div>', elem_id="render-status")
                     force_server = gr.Checkbox(False, label="Draw on the server", info="or open the page with ?render=server", elem_id="force-server", scale=0, min_width=200)
+                c["verdict_note"] = gr.Markdown(elem_classes="gan-note", elem_id="verdict-note", **props["verdict_note"])
+                with gr.Accordion("What each direction does: the seed moved to −4, −2, 0, +2, +4 along it (one row per slider)", open=True, elem_id="sheet-box"):
+                    c["sheet"] = gr.HTML(html_template=asset("templates/sheet.html"), elem_id="sheet", **props["sheet"])
 
             # ---------------------------------------------------------------- Interpolate
             with gr.Tab("Interpolate", id="interpolate", elem_id="tab-interpolate"):
@@ -349,9 +349,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=4, min_width=320):
                         keyframes = gr.Textbox("0, 1", label="Keyframe seeds", info=f"2 to {views.MAX_KEYFRAMES} seeds separated by commas; press Enter", elem_id="keyframes")
-                        with gr.Row(equal_height=True):
+                        with gr.Row(elem_classes="gan-controls"):
                             start_state = gr.Textbox("", label="Start state (optional)", placeholder="empty: start at the first seed", scale=3, elem_id="start-state")
-                            from_explore = gr.Button("Start from the Explore picture", scale=2, elem_id="from-explore")
+                            from_explore = gr.Button("Start from the Explore picture", scale=2, elem_id="from-explore", elem_classes="gan-button")
                         method = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation", elem_id="method")
                         t = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="t: position along the path", elem_id="t")
                         frames = gr.Slider(*views.FRAMES_RANGE, value=12, step=1, label="Frames in the strip and GIF", elem_id="frames")
@@ -392,10 +392,10 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             # ---------------------------------------------------------------- Grid
             with gr.Tab("Grid", id="grid", elem_id="tab-grid"):
                 gr.Markdown("Samples for consecutive seeds. **Click a tile to open it in Explore.**")
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_classes="gan-controls"):
                     grid_start = gr.Number(0, label="First seed", precision=0, minimum=0, maximum=SEED_MAX, elem_id="grid-start")
                     grid_side = gr.Slider(*views.GRID_SIDES, value=6, step=1, label="Tiles per side", elem_id="grid-side")
-                    grid_button = gr.Button("Show grid", variant="primary", elem_id="grid-show")
+                    grid_button = gr.Button("Show grid", variant="primary", elem_id="grid-show", elem_classes="gan-button")
                 grid = gr.Gallery(
                     explorer.grid(first.model, 0, 6), columns=6, height="auto", allow_preview=False, show_label=False, format="png",
                     elem_id="grid", elem_classes="gan-tiles",
@@ -421,9 +421,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                 gr.Markdown("The Explore state (model, seed, ψ, direction amounts) as a link or JSON. Paste either below to restore it.")
                 share_link = gr.Textbox(label="Link", buttons=["copy"], elem_id="share-link")
                 share_json = gr.Textbox(label="JSON", buttons=["copy"], elem_id="share-json")
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_classes="gan-controls"):
                     restore_text = gr.Textbox(label="Restore from a link or JSON", scale=4, elem_id="restore-text")
-                    restore_button = gr.Button("Restore", variant="primary", scale=1, elem_id="restore")
+                    restore_button = gr.Button("Restore", variant="primary", scale=1, elem_id="restore", elem_classes="gan-button")
 
         gr.Markdown(
             "Built with [gan_core](https://github.com/dcgan-latent-explorer/dcgan-latent-explorer): train your own DCGAN and explore it here. "

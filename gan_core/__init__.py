@@ -9,9 +9,10 @@ discriminator's verdicts out. Around it:
 - ``gan_core.training``: the adversarial loop (``trainer``), its config (``config``) and plots.
 - ``gan_core.evaluation``: the evaluation classifier and the quality metrics.
 - ``gan_core.explorer``: what the web app shows, as plain functions of plain values.
+- ``gan_core.web``: what runs in a browser (gan_web.js) and the static site built around it.
 
 Commands (``python -m gan_core.<verb>``): ``train``, ``sample``, ``evaluate``, ``export``,
-``train_classifier``.
+``build_site``, ``train_classifier``.
 """
 
 from gan_core.core.hub import load_discriminator, load_generator
