@@ -25,11 +25,14 @@ On a ZeroGPU Space the batch views (grid, strip, GIF, arithmetic, direction shee
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 try:  # ZeroGPU Spaces: imported before torch, as the spaces package requires
@@ -45,12 +48,14 @@ except ImportError:  # not installed (e.g. a local run from pyproject's dependen
 import gradio as gr
 import pandas as pd
 import torch
+from starlette.middleware import Middleware
 
 from gan_core.core.checks import SEED_MAX, check_count
 from gan_core.explorer import Explorer, ExploreState, ModelView, live, sources_from
 from gan_core.explorer import explorer as views
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 
+logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 GAN_WEB = ROOT / "gan_core" / "web" / "gan_web.js"
@@ -115,14 +120,24 @@ def engine_call(call: str) -> str:
 
 
 def ui(fn):
-    """Show a ValueError's sentence as a gr.Error instead of a traceback (the signature stays ``fn``'s)."""
+    """Show a user error's sentence as a gr.Error: one short log line, no traceback (the signature stays ``fn``'s).
+
+    Anything else is a bug: logged once with its traceback, and the visitor gets a plain sentence.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args):
         try:
             return fn(*args)
         except (ValueError, FileNotFoundError) as err:
-            raise gr.Error(str(err)) from None
+            message = str(err)
+            logger.info("refused %s: %s", fn.__name__, message[:200])
+            raise gr.Error(message, print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            logger.exception("%s failed", fn.__name__)
+            raise gr.Error("The server could not do that (an internal error, logged for the developers).", print_exception=False) from None
 
     return wrapper
 
@@ -172,6 +187,21 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- the page
+
+
+GIF_KEEP_SECONDS = 120  # Gradio copies a returned GIF into its cache at once; our copy only has to outlive that
+
+
+def gif_folder() -> Path:
+    """The folder the app writes GIFs to, emptied of GIFs older than GIF_KEEP_SECONDS (bounded disk use)."""
+    folder = Path(tempfile.gettempdir()) / f"gan-explorer-gifs-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    cutoff = time.time() - GIF_KEEP_SECONDS
+    for old in folder.glob("*.gif"):
+        with contextlib.suppress(FileNotFoundError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    return folder
 
 
 def best_device() -> str:
@@ -289,7 +319,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
     @gpu
     def gif_view(model, keyframes, method, frames, start_state):
-        return explorer.on(best_device()).interpolation_gif(model, keyframes, method, frames, start_state)
+        folder = gif_folder()
+        return explorer.on(best_device()).interpolation_gif(model, keyframes, method, frames, start_state, directory=folder)
 
     @gpu
     def arithmetic_view(model, seeds_a, seeds_b, seeds_c):
@@ -303,7 +334,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
         return live(explorer.interpolation_frame, args)
 
-    with gr.Blocks(title="DCGAN Latent Explorer") as demo:
+    # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
+    with gr.Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=True):
             model = c["model"] = gr.Dropdown(explorer.names, label="Model", info="loaded when the app started", scale=1, elem_id="model", **props["model"])
@@ -490,7 +522,59 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     return demo
 
 
-LAUNCH_OPTIONS = {"theme": THEME, "css": asset("explorer.css"), "head": asset("head.html")}
+class BodyLimit:
+    """ASGI middleware: refuse a request body larger than ``limit`` bytes (HTTP 413) before it is read into memory.
+
+    The largest real request is a pasted state (gan_core.explorer.state.MAX_STATE_CHARS); uploads,
+    which Gradio bounds with ``max_file_size``, are left to Gradio.
+    """
+
+    class TooLarge(Exception):
+        pass
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or scope["path"].endswith("/upload"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await self.refuse(send)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise BodyLimit.TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyLimit.TooLarge:
+            await self.refuse(send)
+
+    async def refuse(self, send):
+        body = json.dumps({"error": f"The request is larger than {self.limit:,} bytes; no request of this app is that large."}).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+MAX_BODY = 512 * 1024  # bytes: a pasted state is at most 200,000 characters
+# Gradio keeps a copy of the page's configuration for every session (about 160 KB here): bound how many
+# it keeps, so 10,000 visitors or API calls cannot grow memory without limit. No state of this app lives
+# only in a session: an evicted session's next event is answered from the values its page sends.
+SESSION_CAPACITY = 500
+LAUNCH_OPTIONS = {
+    "theme": THEME,
+    "css": asset("explorer.css"),
+    "head": asset("head.html"),
+    "state_session_capacity": SESSION_CAPACITY,
+    "max_file_size": "2mb",
+    "app_kwargs": {"middleware": [Middleware(BodyLimit, limit=MAX_BODY)]},
+}
 
 
 def load_explorer(argv: list[str] | None = None) -> Explorer:

@@ -49,10 +49,12 @@ def check_count(value, what: str, low: int = 0, high: int | None = None) -> int:
     return int(number)
 
 
-def check_positive_int(value, what: str) -> int:
-    """A true ``int`` >= 1 (no floats, no bools): for config fields such as widths and batch sizes."""
+def check_positive_int(value, what: str, high: int | None = None) -> int:
+    """A true ``int`` in 1..high (no floats, no bools): for config fields such as widths and batch sizes."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {shown(value)}.")
+    if high is not None and value > high:
+        raise ValueError(f"{what} must be at most {high}, got {shown(value)}: no DCGAN this library builds is that large.")
     return value
 
 

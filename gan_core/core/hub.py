@@ -10,8 +10,7 @@ tensor present with the right shape.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import inspect
 import json
 import logging
 import os
@@ -21,8 +20,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
+from safetensors.torch import load_file as load_safetensors
 from torch import nn
 
+from gan_core.core.checks import shown
 from gan_core.core.manifest import CARD_NAME
 from gan_core.core.models import Discriminator, Generator
 
@@ -40,6 +41,8 @@ SNAPSHOT_DIR = "snapshots"
 
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PARTS = {Generator: "generator", Discriminator: "discriminator"}
+# The arguments a saved config.json must name (save_pretrained writes every argument).
+REQUIRED = {Generator: {"latent_dim", "image_size", "channels", "g_features"}, Discriminator: {"image_size", "channels", "d_features"}}
 
 
 def resolve_source(spec: str | os.PathLike) -> Path:
@@ -131,36 +134,96 @@ def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | t
 
 
 def load_part(cls: type[M], folder: Path, *, device: str | torch.device = "cpu") -> M:
-    """Load ``cls`` from its part folder (config.json + model.safetensors), strictly; see :func:`load_model`."""
-    if not (folder / WEIGHTS_NAME).is_file():
+    """Load ``cls`` from its part folder (config.json + model.safetensors), strictly and safely.
+
+    In order, before any large allocation: config.json must be an object naming ``cls``'s arguments
+    (and nothing else); the safetensors header must be well formed and list exactly the tensors, with
+    the shapes, of ``cls`` built from that config (checked on the meta device, so absurd sizes cost
+    nothing); then the weights are read and must all be finite. Each failure is one ValueError or
+    FileNotFoundError naming the file and what is wrong. See :func:`load_model`.
+    """
+    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    if not weights_path.is_file():
         raise FileNotFoundError(
             f"Model folder {folder} has no {WEIGHTS_NAME}. A model folder is written by "
             "`save_pretrained` (or `python -m gan_core.train`) and holds config.json and model.safetensors."
         )
+    config = read_config(cls, config_path)
     try:
-        config = json.loads((folder / CONFIG_NAME).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{folder / CONFIG_NAME} is not valid JSON: {err}") from err
-    _check_config_kind(cls, config, str(folder))
+        with torch.device("meta"):
+            expected = {name: tuple(t.shape) for name, t in cls(**config).state_dict().items()}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{config_path} does not describe a {cls.__name__}: {err}") from None
+    header = read_safetensors_header(weights_path)
+    found = {name: tuple(info["shape"]) for name, info in header.items() if name != "__metadata__"}
+    missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    misshaped = [f"{name} {found[name]} (expected {expected[name]})" for name in sorted(expected.keys() & found.keys()) if found[name] != expected[name]]
+    if missing or unexpected or misshaped:
+        problems = [f"missing {', '.join(missing[:5])}" if missing else "", f"unexpected {', '.join(unexpected[:5])}" if unexpected else "", f"misshaped {'; '.join(misshaped[:5])}" if misshaped else ""]
+        raise ValueError(f"The weights in {weights_path} do not fit {cls.__name__} built from its config.json: {'; '.join(p for p in problems if p)}.")
     try:
-        # from_pretrained print()s "Loading weights from local directory"; keep stdout clean for CLIs.
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = cls.from_pretrained(str(folder), strict=True, map_location=str(device))
-    except RuntimeError as err:
-        # safetensors/torch name the offending tensors ("Missing key(s)", "size mismatch for ...").
-        raise ValueError(f"The weights in {folder} do not fit {cls.__name__} built from its config.json: {err}") from err
-    except TypeError as err:
-        raise ValueError(f"{folder / CONFIG_NAME} does not describe a {cls.__name__}: {err}") from err
+        tensors = load_safetensors(str(weights_path), device="cpu")
+    except Exception as err:  # safetensors raises its own SafetensorError (and OSError) for damaged files
+        raise ValueError(f"{weights_path} could not be read as safetensors ({type(err).__name__}: {str(err)[:120]}); the file is damaged.") from None
+    bad = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ValueError(f"{weights_path} holds non-finite weights (NaN or infinity) in {', '.join(bad[:5])}: the model diverged or the file is damaged.")
+    model = cls(**config)
+    model.load_state_dict(tensors, strict=True)
     return model.to(device).eval()
 
 
-def _check_config_kind(cls: type[nn.Module], config: dict, source: str) -> None:
-    # A generator's config has latent_dim; a discriminator's does not. Catch swapped folders early.
-    is_generator_config = "latent_dim" in config or "g_features" in config
-    if cls is Generator and not is_generator_config:
-        raise ValueError(f"{source} holds a discriminator config; expected a generator folder.")
-    if cls is Discriminator and is_generator_config:
-        raise ValueError(f"{source} holds a generator config; expected a discriminator folder.")
+MAX_HEADER_BYTES = 100_000_000  # a safetensors header larger than this is not a DCGAN's
+
+
+def read_safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file ({name: {"dtype", "shape", "data_offsets"}}), validated against the file's size."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            prefix = handle.read(8)
+            length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if not 2 <= length <= min(MAX_HEADER_BYTES, size - 8):
+                raise ValueError("its header length does not fit the file")
+            header = json.loads(handle.read(length))
+    except OSError as err:
+        raise ValueError(f"{path} could not be read ({err.strerror or err}).") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise ValueError(f"{path} is not a safetensors file ({size} bytes; {str(err)[:80]}): it is damaged, truncated or something else.") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a safetensors file: its header is not a JSON object.")
+    data_size = size - 8 - length
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        shape = info.get("shape") if isinstance(info, dict) else None
+        valid = isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets) and 0 <= offsets[0] <= offsets[1] <= data_size
+        if not valid or not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise ValueError(f"{path} is damaged or truncated: the entry for tensor {shown(name)} does not fit the file.")
+    return header
+
+
+def read_config(cls: type[nn.Module], path: Path) -> dict:
+    """``cls``'s constructor arguments from a config.json: a JSON object naming only those arguments."""
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: a model folder holds config.json beside model.safetensors.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ValueError(f"{path} is not valid JSON: {str(err)[:100]}") from None
+    accepted = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a JSON object of {cls.__name__} arguments ({', '.join(accepted)}), got {shown(config)}.")
+    other = next((kind for kind in REQUIRED if kind is not cls and REQUIRED[kind] <= config.keys()), None)
+    if other is not None and not REQUIRED.get(cls, set()) <= config.keys():
+        raise ValueError(f"{path} holds a {PARTS[other]} config; expected a {PARTS.get(cls, cls.__name__)} folder.")
+    missing = sorted(REQUIRED.get(cls, set()) - config.keys())
+    unknown = sorted(config.keys() - set(accepted))
+    if missing or unknown:
+        detail = "; ".join(part for part in (f"lacks {', '.join(missing)}" if missing else "", f"has unknown fields {', '.join(map(shown, unknown[:5]))}" if unknown else "") if part)
+        raise ValueError(f"{path} does not describe a {cls.__name__}: it {detail} (a {cls.__name__} config names {', '.join(accepted)}).")
+    return config
 
 
 def load_generator(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:

@@ -33,6 +33,12 @@ _HUB_KWARGS = dict(
 )
 
 
+# Sizes no DCGAN has: a config beyond them is refused before anything is allocated.
+MAX_LATENT_DIM = 4096
+MAX_FEATURES = 1024
+MAX_IMAGE_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class StackPlan:
     """How a square image of ``image_size`` is reached: ``base`` px, then ``num_upsamples`` x2 steps."""
@@ -48,6 +54,8 @@ def plan_stack(image_size: int) -> StackPlan:
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int):
         raise ValueError(f"image_size must be an integer, got {image_size!r}.")
+    if image_size > MAX_IMAGE_SIZE:
+        raise ValueError(f"image_size must be at most {MAX_IMAGE_SIZE}, got {image_size}.")
     size, steps = image_size, 0
     while size % 2 == 0 and size // 2 >= 4:
         size //= 2
@@ -88,8 +96,8 @@ class Generator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
 
     def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, g_features: int = 64, noise: str = "normal"):
         super().__init__()
-        check_positive_int(latent_dim, "latent_dim")
-        check_positive_int(g_features, "g_features")
+        check_positive_int(latent_dim, "latent_dim", MAX_LATENT_DIM)
+        check_positive_int(g_features, "g_features", MAX_FEATURES)
         check_channels(channels)
         check_noise_kind(noise)
         plan = plan_stack(image_size)
@@ -141,7 +149,7 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
 
     def __init__(self, image_size: int = 28, channels: int = 1, d_features: int = 64):
         super().__init__()
-        check_positive_int(d_features, "d_features")
+        check_positive_int(d_features, "d_features", MAX_FEATURES)
         check_channels(channels)
         plan = plan_stack(image_size)
         self.image_size = image_size

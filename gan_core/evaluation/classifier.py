@@ -13,8 +13,6 @@ It is trained by ``gan_core.evaluation.classifier_training``
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from pathlib import Path
 
@@ -93,18 +91,14 @@ def accuracy(classifier: Classifier, data: ImageData) -> float:
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Classifier:
-    """Load a classifier folder strictly (safetensors). FileNotFoundError names how to make one."""
+    """Load a classifier folder strictly and safely (see :func:`gan_core.core.hub.load_part`).
+
+    FileNotFoundError names how to make one.
+    """
     path = Path(path)
     if not (path / hub.WEIGHTS_NAME).is_file() or not (path / hub.CONFIG_NAME).is_file():
         raise FileNotFoundError(
             f"No classifier at {path} (expected {hub.CONFIG_NAME} and {hub.WEIGHTS_NAME}). Train one with "
             "`python -m gan_core.train_classifier --dataset NAME --out DIR`, or use a folder under weights/classifiers/."
         )
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained print()s a loading line
-            model = Classifier.from_pretrained(str(path), strict=True, map_location=str(device))
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"{path} does not hold a gan_core Classifier: {err}") from err
-    return model.to(device).eval()
-
-
+    return hub.load_part(Classifier, path, device=device)

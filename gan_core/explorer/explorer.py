@@ -10,6 +10,7 @@ that sentence as a ``gr.Error``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -24,6 +25,8 @@ from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
 from gan_core.explorer.state import NUM_DIRECTIONS, ExploreState
 from gan_core.pipeline import GanPipeline
+
+logger = logging.getLogger(__name__)
 
 FRAMES_RANGE = (2, 64)  # interpolation strip / GIF length
 MAX_KEYFRAMES = 8
@@ -182,7 +185,8 @@ class Explorer:
         epochs = f", {pipeline.timeline[-1].epoch} epochs" if pipeline.timeline else ""
         data = f" · trained on {pipeline.dataset}" if pipeline.dataset else ""
         size = pipeline.image_size
-        return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · from `{pipeline.source}`"
+        problems = "".join(f" · ⚠ {problem}" for problem in pipeline.problems)
+        return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · from `{pipeline.source}`{problems}"
 
     def direction_labels(self, model) -> list[str]:
         """Slider labels, strongest first: 'Direction 1 · strength 2.31'."""
@@ -389,7 +393,8 @@ class Explorer:
 def live(fn, args) -> dict:
     """Call a view function for the browser's live path with the list ``args``.
 
-    A bad value comes back as {"error": message} instead of a traceback in the server log.
+    A bad value comes back as {"error": message} instead of a traceback in the server log; anything
+    else is a bug, logged once, and the page gets a plain sentence.
     """
     if not isinstance(args, list):
         return {"error": f"The live update needs a list of values, got {shown(args)}."}
@@ -397,3 +402,6 @@ def live(fn, args) -> dict:
         return fn(*args)
     except (ValueError, TypeError) as err:
         return {"error": str(err)}
+    except Exception:
+        logger.exception("live %s failed", getattr(fn, "__name__", fn))
+        return {"error": "The server could not draw that (an internal error, logged for the developers)."}

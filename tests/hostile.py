@@ -1,0 +1,167 @@
+"""Hostile input against a running app: every named endpoint and every live-path server function,
+each parameter in turn replaced by values no page would send. Used by tests/test_app_hostile.py
+and by benchmarks/hostile_inputs.py (which prints the counts for the closing notes).
+
+A request ends in one of: ``ok`` (answered), ``clean`` (refused with a sentence), ``too_large``
+(HTTP 413 before the body was read) or ``uncaught`` (HTTP 5xx, or an error without a message: the
+kind of failure that must not happen).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+NESTED = "[" * 100_000 + "]" * 100_000
+HOSTILE_VALUES: list[tuple[str, object]] = [
+    ("negative", -1),
+    ("huge int", 10**400),
+    ("huge negative int", -(10**400)),
+    ("big float", 1.7e308),
+    ("tiny float", 5e-324),
+    ("negative zero", -0.0),
+    ("bool", True),
+    ("null", None),
+    ("empty list", []),
+    ("list", [1, 2, 3]),
+    ("nested list", [[[[[[1]]]]]]),
+    ("deep list", json.loads("[" * 500 + "]" * 500)),
+    ("dict", {"a": 1}),
+    ("empty string", ""),
+    ("space", " "),
+    ("nul byte", "\x00"),
+    ("emoji", "😀" * 500),
+    ("path", "../../../etc/passwd"),
+    ("html", "<script>alert(1)</script>"),
+    ("nan string", "NaN"),
+    ("inf string", "1e999"),
+    ("number string", "42"),
+    ("long string", "x" * 100_000),
+    ("nested json string", NESTED),
+    ("open braces", "{" * 100_000),
+    ("hostile link", "?model=grey&seed=1e999&psi=nan&amounts=inf"),
+    ("hostile json state", '{"model": "grey", "seed": 1, "z": [1e999]}'),
+    ("huge state", '{"model": "grey", "seed": 1, "amounts": [' + ",".join(["1"] * 50_000) + "]}"),
+    ("oversized body", "y" * 2_000_000),
+]
+
+# A valid call of every named endpoint (models "grey" 16 px with D, "colour" 8 px without).
+ZEROS = [0.0] * 8
+ENDPOINTS: dict[str, list] = {
+    "explore": ["grey", 3, 1.0, *ZEROS],
+    "reset": ["grey", 3],
+    "random_seed": ["grey"],
+    "select_model": ["colour", 3],
+    "interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
+    "strip": ["grey", "1, 2", "slerp", 4, ""],
+    "gif": ["grey", "1, 2", "slerp", 4, ""],
+    "explore_state": ["grey", 3, 1.0, *ZEROS],
+    "arithmetic_tiles": ["grey", 100],
+    "arithmetic": ["grey", "1, 2", "3", "4"],
+    "grid": ["grey", 0, 2],
+    "grid_pick": ["grey", 0, 3],
+    "timeline": ["grey", 2],
+    "share": ["grey", 3, 1.0, *ZEROS],
+    "restore": ['{"model": "grey", "seed": 3}'],
+}
+LIVE = {
+    "live_explore": ["grey", 3, 1.0, *ZEROS],
+    "web_model": ["grey"],
+    "web_seed": ["grey", 3],
+    "web_keyframes": ["grey", "1, 2", ""],
+    "live_interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
+}
+
+
+@dataclass
+class Outcome:
+    counts: Counter = field(default_factory=Counter)
+    uncaught: list[str] = field(default_factory=list)  # what failed badly, for the report
+
+    def add(self, kind: str, what: str) -> None:
+        self.counts[kind] += 1
+        if kind == "uncaught":
+            self.uncaught.append(what)
+
+
+def _post(url: str, payload: bytes, timeout: float = 60) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except urllib.error.URLError as err:
+        # A server that refuses an oversized body early answers 413 and closes while the client is still sending.
+        if isinstance(err.reason, (BrokenPipeError, ConnectionResetError)) and len(payload) > 1_000_000:
+            return 413, b""
+        raise
+
+
+def call(base: str, endpoint: str, args: list) -> str:
+    """One /gradio_api/call/<endpoint> request and its event stream -> ok / clean / too_large / uncaught."""
+    status, body = _post(f"{base}gradio_api/call/{endpoint}", json.dumps({"data": args}).encode())
+    if status == 413:
+        return "too_large"
+    if status >= 500:
+        return "uncaught"
+    if status >= 400:
+        return "clean"  # refused before our code ran (e.g. Gradio's own validation), with a message
+    event = json.loads(body)["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=60) as response:
+        stream = response.read().decode()
+    if "event: complete" in stream:
+        return "ok"
+    lines = [line for line in stream.splitlines() if line.startswith("data:")]
+    message = json.loads(lines[-1][5:]) if lines else None
+    if isinstance(message, dict) and message.get("error"):
+        return "clean"
+    return "uncaught"
+
+
+def live(base: str, component_id: int, fn_name: str, args) -> str:
+    """One live-path request (a gr.HTML server function) -> ok / clean / too_large / uncaught."""
+    payload = json.dumps({"session_hash": uuid.uuid4().hex, "component_id": component_id, "fn_name": fn_name, "data": args}).encode()
+    status, body = _post(f"{base}gradio_api/component_server/", payload)
+    if status == 413:
+        return "too_large"
+    if status >= 500:
+        return "uncaught"
+    if status >= 400:
+        return "clean"
+    answer = json.loads(body)
+    if isinstance(answer, dict) and "error" in answer:
+        return "clean" if answer["error"] else "uncaught"
+    return "ok"
+
+
+def picture_component(base: str) -> int:
+    """The id of the Explore picture, whose server functions are the live path."""
+    with urllib.request.urlopen(f"{base}config", timeout=30) as response:
+        config = json.loads(response.read())
+    return next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "picture")
+
+
+def probe(base: str, values: list[tuple[str, object]] = HOSTILE_VALUES) -> Outcome:
+    """Every endpoint and live function, every parameter in turn set to every hostile value."""
+    outcome = Outcome()
+    for endpoint, valid in ENDPOINTS.items():
+        for position in range(len(valid)):
+            for label, value in values:
+                args = list(valid)
+                args[position] = value
+                outcome.add(call(base, endpoint, args), f"/{endpoint} arg {position} = {label}")
+    component = picture_component(base)
+    for fn_name, valid in LIVE.items():
+        for position in range(len(valid)):
+            for label, value in values:
+                args = list(valid)
+                args[position] = value
+                outcome.add(live(base, component, fn_name, args), f"{fn_name} arg {position} = {label}")
+        for label, value in values:  # the whole body, not a list
+            outcome.add(live(base, component, fn_name, value), f"{fn_name} body = {label}")
+    return outcome
