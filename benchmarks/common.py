@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shlex
@@ -88,3 +89,26 @@ def eval_samples(generator: Generator, num: int, seed: int) -> torch.Tensor:
     """``num`` samples of ``generator`` in eval mode, drawn as ``gan_core.evaluate`` draws them
     (the noise stream of ``seed``, deterministic in (seed, num)): uint8 (N, C, H, W) on the CPU."""
     return GanPipeline(generator.eval()).generate(num, seed).uint8
+
+
+# ---------------------------------------------------------------------- timing helpers
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 < q <= 1) of ``values``, e.g. q=0.95 for p95."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a live process has used so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, fields 14 and 15 of stat(5)
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, summed over its cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest time is inside user)
+    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")

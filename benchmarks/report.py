@@ -87,7 +87,50 @@ def evaluated(result: dict) -> str:
     ]) + "\n" + provenance(result)
 
 
-RENDERERS = {"train_throughput": throughput, "quality_at_budget": budget, "generation_latency": latency, "quality_curve": curve, "ema_vs_raw": ema}
+def browser_latency(result: dict) -> str:
+    """benchmarks/browser_latency.py: slider move -> picture for each path, the drag, the page load."""
+    m = result["machine"]
+
+    def pair(r: dict, key: str) -> str:
+        return f"{r[f'{key}_median_ms']:.1f} / {r[f'{key}_p95_ms']:.1f}" if f"{key}_median_ms" in r else "-"
+
+    def mb(n: float) -> str:
+        return f"{n / 1e6:.2f} MB"
+
+    lines = ["### Browser latency: a slider move drawn in the page, on the server, and by plain Gradio", "",
+             ("| app | new picture in the page (src set), ms median / p95 | first animation frame with it (rAF), ms | decoded, ms | on screen (next frame), ms "
+              "| pictures shown in a 2 s drag | POSTs during the drag | first visit: bytes, first picture | app RSS |"),
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["results"].items():
+        load = r.get("load", {})
+        first = load.get("first_browser_frame_ms", load.get("first_picture_ms"))
+        what = "first frame drawn in the page" if "first_browser_frame_ms" in load else "first picture"
+        visit = f"{mb(load['bytes'])}, {what} at {first / 1000:.2f} s" if "bytes" in load and first is not None else "-"
+        lines.append(f"| {name} | {pair(r, 'src')} | {pair(r, 'frame')} | {pair(r, 'decoded')} | {pair(r, 'shown')} | "
+                     f"{r['drag_frames_shown']} ({r['drag_fps']:.0f}/s) | {r.get('drag_posts', '-')} | {visit} | {r['rss_mb']:.0f} MB |")
+    browser = next((r for r in result["results"].values() if r.get("path") == "browser"), None)
+    if browser is not None:
+        load, again = browser["load"], browser.get("revisit", {})
+        kinds = ", ".join(f"{kind} {mb(n)}" for kind, n in load["bytes_by_kind"].items())
+        lines += ["", (f"In-browser path, first visit: {mb(load['bytes'])} in {load['requests']} responses ({kinds}); the page says ready at "
+                       f"{load['status_ms']['ready'] / 1000:.2f} s and draws its first frame at {load['first_browser_frame_ms'] / 1000:.2f} s after navigation.")]
+        if again:
+            lines.append(f"Returning visitor (same browser, HTTP cache): {mb(again['bytes'])} over the network, ready at {again['status_ms']['ready'] / 1000:.2f} s, "
+                         f"first frame at {again['first_browser_frame_ms'] / 1000:.2f} s.")
+        if "engine_median_ms" in browser:
+            lines.append(f"G + D + pixels in the page (the badge's time): {browser['engine_median_ms']:.1f} ms median, {browser['engine_p95_ms']:.1f} ms p95.")
+    if "goals" in result:
+        names = {"median_ms": "median ≤ {goal:g} ms (src)", "p95_ms": "p95 ≤ {goal:g} ms (src)", "drag_fps": "≥ {goal:g} pictures/s while dragging",
+                 "drag_posts": "{goal:g} server requests during a drag", "frame_median_ms": "median ≤ {goal:g} ms (rAF frame)",
+                 "frame_p95_ms": "p95 ≤ {goal:g} ms (rAF frame)", "decoded_median_ms": "median ≤ {goal:g} ms (decoded)", "decoded_p95_ms": "p95 ≤ {goal:g} ms (decoded)"}
+        lines += ["", "Goals for the in-browser path: " + ", ".join(
+            f"{names.get(key, key).format(goal=g['goal'])} {'✔' if g['met'] else '✘'} ({g['measured']:.1f})" for key, g in result["goals"].items()) + "."]
+    machine = (f"{m['cpu']}, {m['cores']} cores, Chromium {m['chromium']}, Gradio {m['gradio']}, onnxruntime-web {m.get('onnxruntime_web', '?')}, "
+               f"torch {m['torch']}, Python {m['python']}")
+    return "\n".join(lines) + "\n" + provenance({**result, "machine": machine})
+
+
+RENDERERS = {"train_throughput": throughput, "quality_at_budget": budget, "generation_latency": latency, "quality_curve": curve, "ema_vs_raw": ema, "browser_latency": browser_latency}
 
 
 def main() -> int:

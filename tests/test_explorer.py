@@ -364,3 +364,12 @@ def test_live_turns_errors_into_a_message(explorer):
 def test_summary_describes_the_model(explorer):
     assert explorer.summary("grey").startswith("**grey** · 16×16 grey · z in ℝ⁸, 3 epochs · discriminator loaded")
     assert "8×8 colour" in explorer.summary("colour") and "no discriminator shipped" in explorer.summary("colour")
+
+
+def test_models_with_the_same_folder_name_get_distinct_names(tmp_path, folders):
+    import shutil
+
+    shutil.copytree(folders["grey"], tmp_path / "other" / "grey")
+    explorer = ex.Explorer.from_sources([str(folders["grey"]), str(tmp_path / "other" / "grey")])
+    assert explorer.names == ["grey", "grey-2"]
+    assert explorer.explore("grey-2", 1, 1.0)["model"] == "grey-2"

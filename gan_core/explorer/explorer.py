@@ -113,7 +113,14 @@ class Explorer:
                 "No models to serve. Start the app with --model FOLDER_OR_REPO_ID, set GAN_MODELS, "
                 "or put a model folder holding generator/ under weights/."
             )
-        self.models = {pipeline.name: pipeline for pipeline in pipelines}
+        self.models: dict[str, GanPipeline] = {}
+        for pipeline in pipelines:
+            # Two sources may share a folder name (runs/mnist and weights/mnist): every model gets its own.
+            name, n = pipeline.name, 2
+            while name in self.models:
+                name, n = f"{pipeline.name}-{n}", n + 1
+            pipeline.name = name
+            self.models[name] = pipeline
         self._elsewhere: dict[torch.device, Explorer] = {}  # the same models on other devices, see on()
 
     @classmethod

@@ -4,18 +4,31 @@ One :class:`Trainer` owns a run: G, D, an EMA copy of G, both optimizers, the da
 training device, the fixed noise of the sample timeline, and the step counter. Randomness
 is derived from ``(seed, step)`` and ``(seed, epoch)``, so a resumed run replays the exact
 stream of an uninterrupted one (bit-identical on the CPU).
+
+A run never destroys another: a new run refuses an ``out_dir`` that holds one unless told to start
+over (``overwrite=True``, ``--overwrite``). Checkpoints carry the SHA-256 of their payload, so a
+damaged file is refused instead of resumed; a write that fails (a full disk) removes its temporary
+file, keeps the previous checkpoint and says what happened (:class:`OutputWriteError`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import errno
+import hashlib
+import io
 import json
 import logging
 import math
+import numbers
 import os
+import shutil
 import time
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -24,6 +37,7 @@ from torch import nn
 
 import gan_core
 from gan_core.core import hub, images
+from gan_core.core.checks import shown
 from gan_core.core.data import ImageData, load_dataset
 from gan_core.core.latent import sample_noise
 from gan_core.core.manifest import RunManifest, render_card, write_manifest
@@ -35,7 +49,17 @@ from gan_core.training.config import TrainConfig, check_resume
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT = 2  # 2: the config is stored in sections (model, optim, data, run)
+# 1: flat config; 2: the config in sections (model, optim, data, run); 3: the torch.save payload is
+# framed by CHECKPOINT_MAGIC and its SHA-256, so a damaged file is found before it is resumed.
+CHECKPOINT_FORMAT = 3
+CHECKPOINT_MAGIC = b"GANCORE-CKPT-v3\n"  # 16 bytes, then the 32-byte SHA-256 of the payload, then the payload
+LOSS_PLOT_NAME = "loss.png"
+SAMPLES_NAME = "samples.png"
+# Everything a run writes in its out_dir (and nothing else): what --overwrite removes.
+RUN_OUTPUTS = (
+    CHECKPOINT_NAME, CHECKPOINT_NAME + ".tmp", hub.LOG_NAME, hub.LOG_NAME + ".tmp", hub.TIMELINE_DIR, hub.SNAPSHOT_DIR,
+    "generator", "discriminator", LOSS_PLOT_NAME, SAMPLES_NAME,
+)  # fmt: skip
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,12 +127,129 @@ def recalibrate_batchnorm(
     return generator.eval()
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
+# ----------------------------------------------------------------------------- the run's folder
+
+
+def check_out_dir(out_dir: str | os.PathLike) -> None:
+    """Raise ValueError unless ``out_dir`` is a folder this process may write in, or can create.
+
+    Called before any data is loaded, so a read-only or impossible --out-dir costs nothing.
+    """
+    path = Path(out_dir).absolute()
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        if os.path.lexists(existing):
+            raise ValueError(f"--out-dir {out_dir} cannot be created: {existing} is a broken link; remove it or choose another --out-dir.")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out-dir {out_dir} cannot be created: {existing} is a file, not a folder; choose another --out-dir.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is read-only" if existing == path else f"cannot be created: {existing} is read-only"
+        raise ValueError(f"--out-dir {out_dir} {where}; choose a folder you can write to.")
+
+
+def run_outputs(out_dir: str | os.PathLike) -> list[Path]:
+    """The files and folders a run wrote in ``out_dir`` (checkpoint, log, timeline, exports, ...), those present."""
+    return [Path(out_dir) / name for name in RUN_OUTPUTS if os.path.lexists(Path(out_dir) / name)]
+
+
+def remove_run_outputs(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete what a run wrote in ``out_dir`` (only :data:`RUN_OUTPUTS`; other files stay). Returns what was removed."""
+    removed = run_outputs(out_dir)
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return removed
+
+
+class OutputWriteError(OSError):
+    """Writing one of the run's files failed (a full disk, a read-only folder).
+
+    The message is one sentence: which file, why (with the space it needed when known), what is
+    kept, and how to go on. The temporary file of the failed write is removed.
+    """
+
+
+def _size(num_bytes: int) -> str:
+    return f"{num_bytes / 1e6:.1f} MB" if num_bytes >= 100_000 else f"{max(num_bytes, 0) / 1e3:.0f} kB"
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path.parent, *path.parent.parents):
+        if folder.is_dir():
+            with contextlib.suppress(OSError):
+                return shutil.disk_usage(folder).free
+            return None
+    return None
+
+
+def _first_line(err: BaseException, limit: int = 160) -> str:
+    text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_torch_write_failure(err: RuntimeError) -> bool:
+    """torch.save's writer reports a failed write (e.g. a full disk) as RuntimeError('[enforce fail at inline_container.cc...')."""
+    message = str(err)
+    return any(mark in message for mark in ("PytorchStreamWriter", "inline_container", "file write failed"))
+
+
+@contextlib.contextmanager
+def _writing(path: Path, note: str, cleanup: Path | None = None):
+    """Turn a failed write of ``path`` into :class:`OutputWriteError`; remove ``cleanup`` (a temporary file).
+
+    Yields a namespace whose ``needed`` (bytes) the caller may set once it knows the size it writes.
+    ``note`` completes the sentence: what is kept and how to go on.
+    """
+    attempt = SimpleNamespace(needed=None)
+    try:
+        yield attempt
+    except OutputWriteError:
+        raise
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and not _is_torch_write_failure(err):
+            raise
+        if cleanup is not None:
+            with contextlib.suppress(OSError):
+                cleanup.unlink(missing_ok=True)
+        free = _free_bytes(path)
+        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+            isinstance(err, RuntimeError) and free is not None and free < (attempt.needed or 1_000_000)
+        )
+        if full:
+            needed = f"needed {_size(attempt.needed)} and " if attempt.needed else ""
+            shown_free = f"{_size(free)} are free" if free is not None else "no space is left"
+            problem = f"The disk is full: writing {path} {needed}{shown_free}"
+        else:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else _first_line(err)
+            problem = f"Could not write {path} ({reason})"
+        raise OutputWriteError(f"{problem}; {note}.") from err
+
+
+def _atomic_write(path: Path, parts) -> None:
+    """Write ``parts`` (bytes-like) to path.tmp, fsync, then rename over ``path``: never half a file at ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            for part in parts:
+                handle.write(part)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def encode_checkpoint(state: dict) -> list:
+    """A checkpoint file's bytes as parts: CHECKPOINT_MAGIC, SHA-256 of the payload, the torch.save payload."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getbuffer()
+    return [CHECKPOINT_MAGIC, hashlib.sha256(payload).digest(), payload]
 
 
 @dataclass
@@ -131,16 +272,31 @@ class Trainer:
 
     ``checkpoint`` (from :func:`load_checkpoint`) continues a run: it is checked against ``config``
     before any data is loaded (model, optimisation and data must match, else ValueError) and
-    restored once the networks are built.
+    restored once the networks are built. Without one, ``config.run.out_dir`` must not hold a run
+    (ValueError naming --resume and --overwrite) unless ``overwrite``: then the old run's files
+    (:data:`RUN_OUTPUTS`) are removed once this run is set up, so a mistake in it keeps the old run.
+    The out_dir is checked writable before the data is loaded.
     """
 
-    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None):
+    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None, overwrite: bool = False):
         if checkpoint is not None:
+            if overwrite:
+                raise ValueError("Resuming a run and starting it over exclude each other: give --resume or --overwrite, not both.")
+            check_checkpoint(checkpoint, "the resume checkpoint")
             check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
         self.commands = [command] if command else []  # every invocation of this run, for the manifest
         run = config.run
         self.device = resolve_device(run.device)
         self.out_dir = Path(run.out_dir)
+        check_out_dir(self.out_dir)
+        old_run = run_outputs(self.out_dir) if checkpoint is None else []
+        if old_run and not overwrite:
+            names = ", ".join(p.name for p in old_run[:4]) + (", ..." if len(old_run) > 4 else "")
+            raise ValueError(
+                f"{self.out_dir} already holds a run ({names}): continue it with --resume, start it over with "
+                "--overwrite (deletes those files), or choose another --out-dir."
+            )
+        self._saved_step: int | None = None  # the step of the checkpoint on disk, for error messages
         if data is None:
             data = load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
         self.data_info = data
@@ -179,6 +335,10 @@ class Trainer:
         self._step_fn = torch.compile(self._train_step) if run.compile else self._train_step
         if checkpoint is not None:
             self._restore(checkpoint)
+        if old_run:
+            with self._writing(self.out_dir):
+                removed = remove_run_outputs(self.out_dir)
+            logger.warning("--overwrite: removed the previous run in %s (%s)", self.out_dir, ", ".join(p.name for p in removed))
 
     # ------------------------------------------------------------------ randomness
     def _epoch_permutation(self, epoch: int) -> torch.Tensor:
@@ -237,24 +397,42 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.ema.model.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
-        self.elapsed = float(state.get("elapsed", 0.0))
-        self.fixed_noise = state["fixed_noise"].to(self.device)
-        self.commands = list(state.get("commands", [])) + self.commands
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.ema.model.load_state_dict(state["ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.step = int(state["step"])
+            self.elapsed = float(state.get("elapsed", 0.0))
+            self.fixed_noise = state["fixed_noise"].to(self.device)
+            self.commands = list(state.get("commands", [])) + self.commands
+            torch.set_rng_state(state["rng"]["torch"])
+            if state["rng"]["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise ValueError(f"The resume checkpoint does not fit this run ({_first_line(err)}); resume from another copy, or start over with --overwrite.") from err
+        self._saved_step = self.step
         self._drop_log_records_after(self.step)
-        torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+    def _write_note(self) -> str:
+        """How a failed write leaves the run, for :class:`OutputWriteError`'s sentence."""
+        if self._saved_step is None:
+            return "no checkpoint was written yet: free some space (or fix the folder), then start again with --overwrite"
+        return f"the checkpoint of step {self._saved_step} is intact: free some space (or fix the folder), then continue with --resume"
+
+    def _writing(self, path: Path, cleanup: Path | None = None):
+        return _writing(path, self._write_note(), cleanup)
 
     def save_checkpoint(self) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        """Write checkpoint.pt atomically (format 3: magic, SHA-256, payload). A failed write keeps the previous one."""
         path = self.out_dir / CHECKPOINT_NAME
-        _atomic_torch_save(self.state_dict(), path)
+        with self._writing(path, cleanup=path.with_name(path.name + ".tmp")) as attempt:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            parts = encode_checkpoint(self.state_dict())
+            attempt.needed = sum(len(part) for part in parts)
+            _atomic_write(path, parts)
+        self._saved_step = self.step
         return path
 
     # ------------------------------------------------------------------ outputs
@@ -274,30 +452,61 @@ class Trainer:
         ``generator``: the already recalibrated EMA generator, if the caller has it (default: made here).
         """
         folder = self.out_dir / hub.TIMELINE_DIR
-        folder.mkdir(parents=True, exist_ok=True)
         if generator is None:
             generator = self.ema_generator()
         if self.config.run.keep_snapshots:
             snapshot = copy.deepcopy(generator).cpu().to(memory_format=torch.contiguous_format)
-            hub.save_model(snapshot, self.out_dir / hub.SNAPSHOT_DIR / f"epoch_{epoch:03d}")
+            snapshot_dir = self.out_dir / hub.SNAPSHOT_DIR / f"epoch_{epoch:03d}"
+            with self._writing(snapshot_dir):
+                hub.save_model(snapshot, snapshot_dir)
         path = folder / f"epoch_{epoch:03d}.png"
-        images.save_png(self.fixed_noise_grid(generator), path)
+        grid = self.fixed_noise_grid(generator)
+        with self._writing(path, cleanup=path):
+            folder.mkdir(parents=True, exist_ok=True)
+            images.save_png(grid, path)
         return path
 
     def _drop_log_records_after(self, step: int) -> None:
-        """A run killed after its last checkpoint logged steps that the resumed run will replay: drop them."""
+        """A run killed after its last checkpoint logged steps that the resumed run will replay: drop them.
+
+        A line that is not a log record (torn by a kill or a full disk mid-write) is dropped too, with a warning.
+        """
         log_path = self.out_dir / hub.LOG_NAME
         if not log_path.exists():
             return
-        kept = [line for line in log_path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        tmp = log_path.with_name(log_path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, log_path)
+        kept, torn = [], []
+        for number, line in enumerate(log_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            recorded_step = record.get("step") if isinstance(record, dict) else None
+            if not isinstance(recorded_step, int) or isinstance(recorded_step, bool):
+                torn.append(number)
+            elif recorded_step <= step:
+                kept.append(line)
+        if torn:
+            lines = ", ".join(map(str, torn[:5])) + (", ..." if len(torn) > 5 else "")
+            logger.warning("%s: dropped %d unreadable line(s) (line %s), most likely torn by an interrupted write", log_path, len(torn), lines)
+        with self._writing(log_path):
+            _atomic_write(log_path, ["".join(line + "\n" for line in kept).encode()])
 
     def _log(self, record: dict) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / hub.LOG_NAME, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        """Append one JSON line; a failed append is cut back off, so the log never keeps half a record."""
+        path = self.out_dir / hub.LOG_NAME
+        line = json.dumps(record) + "\n"
+        with self._writing(path):
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            size = path.stat().st_size if path.exists() else 0
+            try:
+                with open(path, "a") as handle:
+                    handle.write(line)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.truncate(path, size)
+                raise
 
     # ------------------------------------------------------------------ the loop
     def target_steps(self) -> int | None:
@@ -314,7 +523,11 @@ class Trainer:
         Returns a summary dict; ``summary["interrupted"]`` is True when :meth:`request_stop` ended
         the run early (the checkpoint is written, nothing is exported). A stop request takes effect
         between steps, so the checkpoint never holds half a step. An exception (a second Ctrl-C raises
-        KeyboardInterrupt at once) propagates without a new checkpoint; the last epoch's one remains.
+        KeyboardInterrupt at once; a failed write raises :class:`OutputWriteError`) propagates without a
+        new checkpoint; the last epoch's one remains.
+
+        The log gets a record every ``log_every`` steps, at every epoch's end and at the end of the
+        invocation (each step at most once), so even a short run leaves curves.
         """
         from tqdm.auto import tqdm
 
@@ -347,14 +560,18 @@ class Trainer:
                 self.step += 1
                 bar.update(1)
 
-                if self.step % run.log_every == 0:
+                epoch_end = self.step % self.steps_per_epoch == 0
+                if self.step % run.log_every == 0 or epoch_end:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self._log_window(stats, window_start, window_step, bar)
                     stats, window_start, window_step = StepStats.new(self.device), time.perf_counter(), self.step
-                if self.step % self.steps_per_epoch == 0:
+                if epoch_end:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self.write_timeline_grid(self.step // self.steps_per_epoch)
                     self.save_checkpoint()
+            if stats.count:  # the steps since the last record: every invocation ends with one
+                self.elapsed = base_elapsed + time.perf_counter() - session_start
+                self._log_window(stats, window_start, window_step, bar)
         finally:
             bar.close()
         self.elapsed = base_elapsed + time.perf_counter() - session_start
@@ -397,8 +614,11 @@ class Trainer:
         self.export(generator, discriminator)
         log_path = self.out_dir / hub.LOG_NAME
         if log_path.exists():
-            plots.plot_losses(log_path, self.out_dir / "loss.png")
-        images.save_png(self.fixed_noise_grid(generator), self.out_dir / "samples.png")
+            with self._writing(self.out_dir / LOSS_PLOT_NAME):
+                plots.plot_losses(log_path, self.out_dir / LOSS_PLOT_NAME)
+        grid = self.fixed_noise_grid(generator)
+        with self._writing(self.out_dir / SAMPLES_NAME, cleanup=self.out_dir / SAMPLES_NAME):
+            images.save_png(grid, self.out_dir / SAMPLES_NAME)
 
     def manifest(self) -> RunManifest:
         """What made this run's model, as recorded beside each exported part."""
@@ -422,12 +642,14 @@ class Trainer:
         """Write generator/ and discriminator/: config.json, model.safetensors, run.json, a card rendered from it, model.onnx."""
         manifest = self.manifest()
         for part, model in (("generator", generator), ("discriminator", discriminator)):
-            folder = hub.save_model(model, self.out_dir / part)
-            write_manifest(folder, manifest)
-            (folder / hub.CARD_NAME).write_text(render_card(manifest, part, dict(model._hub_mixin_config)))
+            with self._writing(self.out_dir / part):
+                folder = hub.save_model(model, self.out_dir / part)
+                write_manifest(folder, manifest)
+                (folder / hub.CARD_NAME).write_text(render_card(manifest, part, dict(model._hub_mixin_config)))
         if self.config.run.onnx:
             try:
-                export_model(generator, discriminator, self.out_dir)
+                with self._writing(self.out_dir / "generator" / hub.ONNX_NAME):
+                    export_model(generator, discriminator, self.out_dir)
             except ImportError as err:  # torch.onnx needs the onnx and onnxscript packages
                 logger.warning("model.onnx not written (%s): pip install 'dcgan-latent-explorer[onnx]', then python -m gan_core.export %s", err, self.out_dir)
 
@@ -437,14 +659,148 @@ def describe_data(data: ImageData) -> str:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint safely (weights_only=True). Raises FileNotFoundError/ValueError with the path."""
+    """Read and check a checkpoint safely (weights_only=True). Raises FileNotFoundError/ValueError naming the path.
+
+    Format 3 files are refused when their payload does not match the SHA-256 stored with it; the
+    unframed files of formats 1 and 2 are checked against their zip CRCs. Every key, type and
+    tensor shape is checked against the checkpoint's own config (:func:`check_checkpoint`).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}; a run writes {CHECKPOINT_NAME} in its --out-dir.")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"Cannot read the checkpoint {path} ({err.strerror or err}).") from err
+    damaged = f"{path} is damaged: {{}}; resume from another copy of it, or start the run over with --overwrite."
+    if raw.startswith(CHECKPOINT_MAGIC):
+        header = len(CHECKPOINT_MAGIC) + hashlib.sha256().digest_size
+        payload = memoryview(raw)[header:]
+        if len(raw) < header or hashlib.sha256(payload).digest() != raw[len(CHECKPOINT_MAGIC) : header]:
+            raise ValueError(damaged.format("its contents do not match the SHA-256 stored with them (a disk error, an incomplete copy or an edit)"))
+        formats = (CHECKPOINT_FORMAT,)
+    elif raw.startswith(b"PK\x03\x04"):  # formats 1 and 2: a bare torch.save zip; its CRCs are the only check
+        payload = memoryview(raw)
+        try:
+            bad_member = zipfile.ZipFile(io.BytesIO(raw)).testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+            raise ValueError(damaged.format(f"its zip structure is broken ({_first_line(err)})")) from err
+        if bad_member is not None:
+            raise ValueError(damaged.format(f"{bad_member} fails its CRC check"))
+        formats = (1, 2)
+    else:
+        raise ValueError(f"{path} is not a gan_core checkpoint (it starts with {shown(raw[:16])}); give the {CHECKPOINT_NAME} a run wrote.")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling failure means the file is not ours
-        raise ValueError(f"{path} is not a readable gan_core checkpoint: {err}") from err
-    if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
-        raise ValueError(f"{path} is not a gan_core checkpoint (format 1 or {CHECKPOINT_FORMAT}).")
+        raise ValueError(f"{path} is not a readable gan_core checkpoint ({_first_line(err)}).") from err
+    if not isinstance(state, dict) or state.get("format") not in formats:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} is not a gan_core checkpoint (format {shown(found)}; expected {' or '.join(map(str, formats))}).")
+    check_checkpoint(state, str(path))
     return state
+
+
+_CHECKPOINT_KEYS = ("config", "generator", "discriminator", "ema", "opt_g", "opt_d", "step", "fixed_noise", "rng")
+_ADAM_GROUP_KEYS = ("lr", "betas", "eps", "weight_decay")
+
+
+def check_checkpoint(state, name: str = "the checkpoint") -> None:
+    """Raise ValueError (one sentence naming ``name``) unless ``state`` is a whole gan_core checkpoint.
+
+    Checks every key and type, and every tensor's shape against the networks its own config builds
+    (built on the meta device: no memory, no data), so a tampered or truncated state is refused
+    before anything is loaded instead of failing with a KeyError or a shape error mid-restore.
+    """
+
+    def refuse(problem: str):
+        raise ValueError(f"{name} is not a usable gan_core checkpoint: {problem}; resume from another copy, or start the run over with --overwrite.")
+
+    if not isinstance(state, dict):
+        refuse(f"it holds {type(state).__name__}, not a dict")
+    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
+    if missing:
+        refuse(f"it lacks {', '.join(missing)}")
+    try:
+        config = TrainConfig.from_dict(state["config"])
+    except (ValueError, TypeError, AttributeError) as err:
+        refuse(f"its training config is invalid ({_first_line(err)})")
+    if not config.model.resolved:
+        refuse("its config does not give the image size and channels")
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        refuse(f"its step is {shown(step)}, not a whole number of at least 0")
+    if "elapsed" in state and (isinstance(state["elapsed"], bool) or not isinstance(state["elapsed"], numbers.Real)):
+        refuse(f"its elapsed time is {shown(state['elapsed'])}, not a number")
+    if "commands" in state and not (isinstance(state["commands"], list) and all(isinstance(c, str) for c in state["commands"])):
+        refuse("its commands are not a list of strings")
+    rng = state["rng"]
+    cpu_state_size = torch.get_rng_state().numel()
+    if not (isinstance(rng, dict) and _is_byte_tensor(rng.get("torch"), cpu_state_size) and isinstance(rng.get("cuda"), list)
+            and all(_is_byte_tensor(s) for s in rng["cuda"])):  # fmt: skip
+        refuse("its random number generator state is malformed")
+    latent_dim = config.model.latent_dim
+    noise = state["fixed_noise"]
+    if not (isinstance(noise, torch.Tensor) and noise.is_floating_point() and noise.dim() == 2 and noise.shape[0] >= 1 and noise.shape[1] == latent_dim):
+        found = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+        refuse(f"its fixed noise is {found}, not (N, {latent_dim}) floats")
+    with torch.device("meta"):  # shapes only
+        generator = Generator(**config.model.generator_kwargs())
+        discriminator = Discriminator(**config.model.discriminator_kwargs())
+    for key, model in (("generator", generator), ("discriminator", discriminator), ("ema", generator)):
+        problem = _tensor_mismatch(state[key], model.state_dict())
+        if problem:
+            refuse(f"its {key} weights do not match its config ({problem})")
+    for key, model in (("opt_g", generator), ("opt_d", discriminator)):
+        problem = _adam_mismatch(state[key], [p.shape for p in model.parameters()])
+        if problem:
+            refuse(f"its optimizer state {key} does not match its config ({problem})")
+
+
+def _is_byte_tensor(value, numel: int | None = None) -> bool:
+    return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1 and (numel is None or value.numel() == numel)
+
+
+def _tensor_mismatch(saved, expected: dict) -> str | None:
+    """What differs between a saved state dict and the expected one (names, types, shapes), or None."""
+    if not isinstance(saved, dict):
+        return f"{type(saved).__name__} instead of a dict of tensors"
+    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected), key=str)
+    if missing or unexpected:
+        return f"missing {shown(missing)}, unexpected {shown(unexpected)}"
+    for key, want in expected.items():
+        got = saved[key]
+        if not isinstance(got, torch.Tensor) or got.is_floating_point() != want.is_floating_point():
+            return f"{key} is {shown(got) if not isinstance(got, torch.Tensor) else got.dtype}, expected a {want.dtype} tensor"
+        if got.shape != want.shape:
+            return f"{key} has shape {tuple(got.shape)}, the config builds {tuple(want.shape)}"
+    return None
+
+
+def _adam_mismatch(saved, shapes: list) -> str | None:
+    """What is wrong with a saved Adam state dict for parameters of ``shapes`` (in order), or None."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict) or not isinstance(saved.get("param_groups"), list):
+        return "not a dict with state and param_groups"
+    ids = []
+    for group in saved["param_groups"]:
+        if not isinstance(group, dict) or not isinstance(group.get("params"), list):
+            return "a parameter group without its parameter list"
+        bad = [k for k in _ADAM_GROUP_KEYS if k not in group]
+        if bad:
+            return f"a parameter group lacks {', '.join(bad)}"
+        ids += group["params"]
+    if len(ids) != len(shapes) or len(set(ids)) != len(ids) or not all(isinstance(i, int) for i in ids):
+        return f"{len(ids)} parameter ids for {len(shapes)} parameters"
+    position = {param_id: index for index, param_id in enumerate(ids)}
+    for param_id, entry in saved["state"].items():
+        if param_id not in position:
+            return f"state for an unknown parameter {shown(param_id)}"
+        shape = shapes[position[param_id]]
+        if not isinstance(entry, dict) or "step" not in entry:
+            return f"parameter {param_id} has no step count"
+        for moment in ("exp_avg", "exp_avg_sq"):
+            value = entry.get(moment)
+            if not isinstance(value, torch.Tensor) or value.shape != shape:
+                found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                return f"{moment} of parameter {param_id} is {found}, the parameter is {tuple(shape)}"
+    return None
