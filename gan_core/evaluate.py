@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--num must be between 2 and {MAX_NUM}, got {args.num}")
     if args.kid_subsets < 1:
         parser.error(f"--kid-subsets must be at least 1, got {args.kid_subsets}")
+    try:
+        import torchmetrics  # noqa: F401  (FID and KID; the eval extra, not the app's requirements)
+    except ImportError:
+        parser.exit(2, "error: evaluating needs torchmetrics, which the app's requirements leave out: pip install -e \".[eval]\"\n")
     start = time.perf_counter()
     try:
         model_dir = hub.locate(args.model).generator
