@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig.from_flat(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
                                    out_dir=str(work / "ours"), progress=False)
     start = time.perf_counter()
-    trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py")
+    trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py", overwrite=True)  # each run of the benchmark starts over
     summary = trainer.train()
     ours_seconds = time.perf_counter() - start
     ours_exported = trainer.ema_generator().cpu().eval()

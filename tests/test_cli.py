@@ -32,6 +32,16 @@ def test_bad_train_arguments_exit_2_with_a_message(argv, message, capsys, tmp_pa
     assert not (tmp_path / "out").exists(), "no work may start"
 
 
+def test_a_damaged_data_file_exits_2_with_one_sentence_before_any_output(capsys, tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(40))  # a gzip header, then nothing valid
+    code, err = run_train(["--dataset", "mnist", "--data-dir", str(data_dir), "--no-download", "--out-dir", str(tmp_path / "out")], capsys)
+    assert code == 2 and "damaged" in err and str(data_dir / "train-images-idx3-ubyte.gz") in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_resume_from_missing_checkpoint(capsys, tmp_path):
     code, err = run_train(["--resume", "--out-dir", str(tmp_path)], capsys)
     assert code == 2 and "No checkpoint" in err

@@ -1,7 +1,10 @@
 import gzip
 import hashlib
 import http.server
+import logging
+import re
 import threading
+import tracemalloc
 from dataclasses import replace
 from functools import partial
 
@@ -24,6 +27,11 @@ from gan_core.core.data import (
 RNG = np.random.default_rng(0)
 TRAIN_IMAGES = RNG.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
 TRAIN_LABELS = RNG.integers(0, 10, size=20, dtype=np.uint8)
+
+
+def _idx_bytes(array, type_code=0x08):
+    """An IDX file's bytes: the header (type, rank, dims) and the array's bytes as they are."""
+    return bytes([0, 0, type_code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
 
 
 def write_fixture(folder, images=TRAIN_IMAGES, labels=TRAIN_LABELS, gz=True):
@@ -105,6 +113,12 @@ def http_root(tmp_path):
     tampered = bytearray(gzip.decompress((corrupt / "train-images-idx3-ubyte.gz").read_bytes()))
     tampered[500] ^= 0xFF
     (corrupt / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(tampered)))
+    # bomb/: the right header, then 8 MB of zeros (a 2.9 MB file that unpacked to 3 GB, scaled down);
+    # huge/: a download far larger than the file can be.
+    write_fixture(root / "bomb")
+    (root / "bomb" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(np.zeros_like(TRAIN_IMAGES)) + bytes(8_000_000), mtime=0))
+    write_fixture(root / "huge")
+    (root / "huge" / "train-images-idx3-ubyte.gz").write_bytes(RNG.integers(0, 256, 200_000, dtype=np.uint8).tobytes())
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -120,7 +134,8 @@ def _spec_with_mirrors(monkeypatch, *mirrors):
         "train-images-idx3-ubyte": hashlib.sha256(good_images).hexdigest(),
         "train-labels-idx1-ubyte": hashlib.sha256(good_labels).hexdigest(),
     }
-    spec = replace(IDX_DATASETS["mnist"], mirrors=tuple(mirrors), sha256=checksums, system_dirs=())
+    sizes = {"train-images-idx3-ubyte": len(good_images), "train-labels-idx1-ubyte": len(good_labels)}
+    spec = replace(IDX_DATASETS["mnist"], mirrors=tuple(mirrors), sha256=checksums, sizes=sizes, system_dirs=())
     monkeypatch.setitem(IDX_DATASETS, "mnist", spec)
     return spec
 
@@ -158,6 +173,107 @@ def test_offline_error_says_where_it_looked_and_how_to_get_files(monkeypatch, tm
     assert "127.0.0.1:9" in message and "scripts/get_data.py" in message and "--data-dir" in message
 
 
+def test_downloads_are_unpacked_no_further_than_the_files_known_size(http_root, monkeypatch):
+    _spec_with_mirrors(monkeypatch, f"{http_root}/bomb/")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ChecksumError, match="unpacks to more"):
+            load_dataset("mnist")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, f"unpacking a bomb took {peak:,} bytes"
+    _spec_with_mirrors(monkeypatch, f"{http_root}/huge/")
+    with pytest.raises(ChecksumError, match="larger than"):
+        load_dataset("mnist")
+    assert not (data.cache_dir() / "mnist" / "train-images-idx3-ubyte.gz").exists()
+    _spec_with_mirrors(monkeypatch, f"{http_root}/bomb/", f"{http_root}/good/")  # the next mirror still serves
+    assert torch.equal(load_dataset("mnist").images[:, 0], torch.from_numpy(TRAIN_IMAGES))
+
+
+def test_the_official_files_sizes_are_recorded():
+    for name in ("mnist", "fashion-mnist"):
+        sizes = IDX_DATASETS[name].sizes
+        assert sizes == {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
+                         "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}
+        assert set(sizes) == set(IDX_DATASETS[name].sha256)
+
+
+# ------------------------------------------------------------------------- damaged and hostile IDX files
+
+
+def _damaged_gzips():
+    good = gzip.compress(_idx_bytes(TRAIN_IMAGES), mtime=0)
+    bad_crc = bytearray(good)
+    bad_crc[-8] ^= 0xFF  # the CRC-32 in the trailer
+    return {
+        "truncated": good[: len(good) // 2],
+        "bad CRC": bytes(bad_crc),
+        "garbage compression": good[:10] + np.random.default_rng(1).integers(0, 256, 2000, dtype=np.uint8).tobytes(),
+    }
+
+
+@pytest.mark.parametrize("what", ["truncated", "bad CRC", "garbage compression"])
+def test_a_damaged_gzip_is_a_value_error_naming_the_file(tmp_path, what):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(_damaged_gzips()[what])
+    with pytest.raises(ValueError) as caught:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    message = str(caught.value)
+    assert str(path) in message and "damaged" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (bytes([0, 0, 8, 3]) + (20).to_bytes(4, "big"), "announces 3 dimensions but ends after 1"),
+    (_idx_bytes(TRAIN_IMAGES)[:16], "truncated: header says (20, 28, 28), found 0 values"),
+])
+@pytest.mark.parametrize("gz", [True, False])
+def test_header_only_and_cut_headers(tmp_path, content, message, gz):
+    path = tmp_path / ("a.gz" if gz else "a")
+    path.write_bytes(gzip.compress(content) if gz else content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_idx(path)
+
+
+def test_a_gzip_that_unpacks_to_more_than_its_header_promises_is_refused_without_unpacking_it(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_bytes(TRAIN_IMAGES) + bytes(30_000_000), mtime=0))  # 30 MB in about 30 kB
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="more data than its header promises"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000, f"reading a bomb took {peak:,} bytes"
+    promise = np.zeros((10**6, 28, 28), np.uint8)[:1]  # a header claiming 784 MB in a file of a few bytes
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (10**6, 28, 28))
+    path.write_bytes(gzip.compress(header + promise.tobytes()))
+    with pytest.raises(ValueError, match="more than the file can hold"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("images, message", [
+    (_idx_bytes(np.zeros((4, 28, 28), ">f4"), 0x0D), "holds float32 values"),
+    (_idx_bytes(np.zeros((4, 28, 14), np.uint8)), "28x14 pictures; the models need square ones"),
+    (_idx_bytes(np.zeros((4, 784), np.uint8)), "expected (N, H, W) images"),
+    (_idx_bytes(np.zeros((4, 2, 28, 28), np.uint8)), "expected (N, H, W) images"),
+])
+def test_image_files_that_are_not_square_uint8_pictures_are_refused_naming_the_file(tmp_path, images, message):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(images)
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    assert str(tmp_path / "train-images-idx3-ubyte") in str(caught.value)
+
+
+def test_float_labels_are_refused(tmp_path):
+    write_fixture(tmp_path, gz=False)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(np.zeros(20, ">f8"), 0x0E))
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte holds float64 values"):
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+
+
 # ------------------------------------------------------------------------- folders, registry, synthetic
 
 
@@ -187,6 +303,21 @@ def test_folder_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetNotFoundError, match="holds no images"):
         load_dataset(f"folder:{tmp_path / 'empty'}")
+
+
+def test_a_decompression_bomb_in_a_folder_is_skipped_and_named(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses more than twice this: a 16x16 picture stands in for 200 megapixels
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(folder / "small.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / "huge.png")
+    with caplog.at_level(logging.WARNING, logger="gan_core.core.data"):
+        loaded = load_dataset(f"folder:{folder}", image_size=8, channels=1)
+    assert loaded.images.shape == (1, 1, 8, 8) and loaded.images.min() == 200
+    assert any("huge.png (too large to decode safely" in record.getMessage() for record in caplog.records)
+    (folder / "small.png").unlink()
+    with pytest.raises(DatasetNotFoundError, match="none of the 1 image files could be read .*huge.png"):
+        load_dataset(f"folder:{folder}", image_size=8, channels=1)
 
 
 @pytest.mark.parametrize("name", ["imagenet", "", "folder:", "MNIST"])

