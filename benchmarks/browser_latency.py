@@ -20,8 +20,8 @@ For each, in Debian's Chromium driven by Playwright, with a fresh browser contex
 * **page load**: every response of the load (request.sizes(): headers + body as transferred;
   Gradio sends no compression), from navigation to the first picture, and for the in-browser path
   to ``#render-status`` saying ready and to the first frame drawn in the page (the real mouse starts
-  moving the slider as soon as the page says ready). The in-browser path is loaded once more in the
-  same context: what a returning visitor fetches with the browser's cache;
+  moving the slider as soon as the page says ready). The in-browser path is also loaded twice in a
+  browser profile on disk: what a returning visitor fetches with an ordinary browser cache;
 * **latency**: the real mouse holds the slider and moves it to ``--moves`` random, well-separated
   positions (after 5 warm-up moves), one at a time. The clock starts at the range element's
   ``input`` event (a capturing listener, before Gradio's) and stops when the picture's <img> gets a
@@ -31,12 +31,16 @@ For each, in Debian's Chromium driven by Playwright, with a fresh browser contex
   animation frame after that ("shown": it is on screen). Chromium delivers mouse moves aligned to
   animation frames, so "frame" and "shown" are whole frames (16.7 ms at 60 Hz) for any page that
   cannot put the picture in within the input's own frame;
-* **drag**: the mouse sweeps the slider back and forth for ``--drag-seconds``, sending
+* **drag**: the mouse sweeps the slider back and forth at constant speed (the value changes in
+  every animation frame) for ``--drag-seconds``, sending
   ``--drag-rate`` moves per second (default 125, a USB mouse's report rate) without waiting for the
   page to take each one, as a hand does; Chromium folds the moves of one frame into one event. A
   requestAnimationFrame loop in the page counts the animation frames whose picture differs from
   the previous frame's (pictures shown: at most one per frame, 60 per second), and every request
   the page sends is counted (POSTs are what the server has to answer);
+* the app process's CPU seconds during the drag (/proc/PID/stat), and the CPU the rest of the machine
+  took during each measurement (busy time minus this benchmark's process tree: other work that
+  disturbs the timings; a clean run has ~0);
 * the explorer's resident memory (VmRSS, and the peak VmHWM) after both explorer paths.
 """
 
@@ -58,7 +62,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common import ROOT, cpu_name, percentile
+from common import ROOT, cpu_name, machine_cpu_seconds, percentile, process_cpu_seconds, tree_cpu_seconds
 from report import browser_latency as render
 
 # The project's one start-and-wait loop of an app server lives with the app's tests.
@@ -169,11 +173,12 @@ window.__bench = {
             path: this.pathOf(), engine_ms: this.engineMs()};
   },
   startCounting() {
-    const counting = this.counting = {seen: new Set([this.srcOf()]), decoded: 0, inputs: 0, shown: 0, frames: 0, paths: {}, engine: []};
-    let last = this.srcOf();
+    const counting = this.counting = {seen: new Set([this.srcOf()]), decoded: 0, inputs: 0, shown: 0, frames: 0, moved: 0, paths: {}, engine: []};
+    let last = this.srcOf(), value = this.range.value;
     const tick = () => {
       if (this.counting !== counting) return;
       counting.frames++;
+      if (this.range.value !== value) { value = this.range.value; counting.moved++; }  // a frame in which the slider has a new value
       const src = this.srcOf();
       if (src && src !== last) {  // a new picture in this animation frame: one picture shown
         last = src;
@@ -190,7 +195,7 @@ window.__bench = {
   stopCounting() {
     const c = this.counting;
     this.counting = null;
-    return {shown: c.shown, decoded: c.decoded, inputs: c.inputs, animation_frames: c.frames, paths: c.paths, engine_ms: c.engine};
+    return {shown: c.shown, decoded: c.decoded, inputs: c.inputs, animation_frames: c.frames, moved_frames: c.moved, paths: c.paths, engine_ms: c.engine};
   },
 };
 """
@@ -298,16 +303,16 @@ async def load_record(page, network: Network) -> dict:
 
 
 async def drag(page, left: float, right: float, y: float, seconds: float, rate: float, period: float = 2.0) -> tuple[int, float]:
-    """Sweep the pressed slider back and forth (one sweep per ``period`` s) for ``seconds``, sending
-    ``rate`` mouse moves per second as a mouse does: each move is sent on time, without waiting for
-    the page to take the previous one (at most 4 in flight; Chromium folds the moves that arrive
-    within one frame into one event). Answers (moves sent, seconds)."""
+    """Sweep the pressed slider back and forth at constant speed (one sweep per ``period`` s, so the
+    value changes in every animation frame) for ``seconds``, sending ``rate`` mouse moves per second
+    as a mouse does: each move is sent on time, without waiting for the page to take the previous
+    one (at most 4 in flight). Answers (moves sent, seconds)."""
     in_flight: set[asyncio.Future] = set()
     start, ticks, sent = time.perf_counter(), 0, 0
     while (elapsed := time.perf_counter() - start) < seconds:
         in_flight = {move for move in in_flight if not move.done()}
         if len(in_flight) < 4:
-            phase = 0.5 + 0.5 * math.sin(2 * math.pi * elapsed / period)
+            phase = 1 - abs(1 - 2 * ((elapsed / period + 0.25) % 1))  # triangle wave from the middle: 0.5 -> 1 -> 0 -> 0.5
             in_flight.add(asyncio.ensure_future(page.mouse.move(left + (right - left) * phase, y)))
             sent += 1
         ticks += 1
@@ -328,7 +333,8 @@ def slider_positions(count: int, seed: int) -> list[float]:
     return positions
 
 
-async def measure(browser, url: str, target: Target, moves: int, drag_seconds: float, drag_rate: float, seed: int) -> dict:
+async def measure(browser, url: str, server_pid: int, target: Target, moves: int, drag_seconds: float, drag_rate: float, seed: int) -> dict:
+    busy_start, ours_start = machine_cpu_seconds()[0], tree_cpu_seconds(os.getpid())
     context = await new_context(browser, target)
     page, network = await open_page(context, url, target)
     if target.path == "browser":
@@ -359,11 +365,13 @@ async def measure(browser, url: str, target: Target, moves: int, drag_seconds: f
 
     # Drag: the picture counted once per animation frame, every request the page sends counted.
     await page.evaluate("() => window.__bench.startCounting()")
-    start = time.perf_counter()
+    start, server_start = time.perf_counter(), process_cpu_seconds(server_pid)
     sent, _ = await drag(page, left, right, y, drag_seconds, drag_rate)
     counted = await page.evaluate("() => window.__bench.stopCounting()")
-    end = time.perf_counter()
+    end, server_cpu = time.perf_counter(), process_cpu_seconds(server_pid) - server_start
     elapsed = end - start
+    # CPU the rest of the machine took meanwhile (other work disturbs the timings): busy time minus this benchmark's process tree.
+    other_cpu = (machine_cpu_seconds()[0] - busy_start) - (tree_cpu_seconds(os.getpid()) - ours_start)
     await page.mouse.up()
     await page.close()
 
@@ -388,32 +396,42 @@ async def measure(browser, url: str, target: Target, moves: int, drag_seconds: f
         "drag_moves_sent": sent,
         "drag_inputs": counted["inputs"],
         "drag_animation_frames": counted["animation_frames"],
+        "drag_frames_with_new_value": counted["moved_frames"],
         "drag_frames_shown": counted["shown"],
         "drag_pictures_decoded": counted["decoded"],
         "drag_fps": counted["shown"] / elapsed,
         "drag_frames_by_path": counted["paths"],
         "drag_requests": network.count(start, end),
         "drag_posts": network.count(start, end, method="POST"),
+        "drag_server_cpu_seconds": server_cpu,  # the app process (all threads) during the drag
         "load": load,
+        "other_cpu_seconds": other_cpu,
     }
     engine = series["engine_ms"] + counted["engine_ms"]
     if engine:  # G + D + pixels in the page, as the badge reports it ("drawn in your browser · 1.2 ms")
         result["engine_median_ms"] = statistics.median(engine)
         result["engine_p95_ms"] = percentile(engine, 0.95)
-    if target.path == "browser":
-        result["revisit"] = await revisit(context, url, target)
     await context.close()
     return result
 
 
-async def revisit(context, url: str, target: Target) -> dict:
-    """The same visitor opening the page again: what comes over the network with the browser's cache, and how soon it draws."""
-    page, network = await open_page(context, url, target)
-    await first_browser_frame(page, target)
-    await page.wait_for_load_state("networkidle")
-    record = await load_record(page, network)
-    await page.mouse.up()
-    await page.close()
+async def revisit(playwright, chromium: str, url: str, target: Target) -> dict:
+    """A returning visitor: a browser profile on disk (an ordinary browser's HTTP cache; Playwright's
+    throwaway contexts keep their cache in memory, where a 14 MB file does not fit) opens the page,
+    then opens it again. Answers the second visit's load record."""
+    with tempfile.TemporaryDirectory() as profile:
+        context = await playwright.chromium.launch_persistent_context(profile, executable_path=chromium, args=CHROMIUM_ARGS, viewport=VIEWPORT)
+        await context.add_init_script(LOAD_PROBE_JS.replace("__OUT__", json.dumps(target.out)).replace("__STATUS__", json.dumps(STATUS)))
+        try:
+            for visit in range(2):
+                page, network = await open_page(context, url, target)
+                await first_browser_frame(page, target)
+                await page.wait_for_load_state("networkidle")
+                record = await load_record(page, network)
+                await page.mouse.up()
+                await page.close()
+        finally:
+            await context.close()
     return record
 
 
@@ -474,7 +492,9 @@ async def run(args: argparse.Namespace, report: dict) -> None:
                     if target.server not in servers:
                         servers[target.server] = AppServer(**target.server_args, timeout=180.0, log_dir=Path(logs))
                     server = servers[target.server]
-                    result = await measure(browser, server.url, target, args.moves, args.drag_seconds, args.drag_rate, args.seed)
+                    result = await measure(browser, server.url, server.process.pid, target, args.moves, args.drag_seconds, args.drag_rate, args.seed)
+                    if target.path == "browser":
+                        result["revisit"] = await revisit(playwright, args.chromium, server.url, target)
                     result.update(memory_mb(server.process.pid))
                     if target.server == "explorer":
                         result["rss_note"] = "the one explorer process, after the in-browser path" + (" and the server path" if target.path == "server" else "")
