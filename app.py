@@ -190,6 +190,7 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
 
 
 GIF_KEEP_SECONDS = 120  # Gradio copies a returned GIF into its cache at once; our copy only has to outlive that
+GIF_KEEP_COUNT = 50  # and never more than this many at a time
 
 
 def gif_folder() -> Path:
@@ -197,10 +198,15 @@ def gif_folder() -> Path:
     folder = Path(tempfile.gettempdir()) / f"gan-explorer-gifs-{os.getpid()}"
     folder.mkdir(exist_ok=True)
     cutoff = time.time() - GIF_KEEP_SECONDS
-    for old in folder.glob("*.gif"):
+    gifs = []
+    for gif in folder.glob("*.gif"):
         with contextlib.suppress(FileNotFoundError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
+            gifs.append((gif.stat().st_mtime, gif))
+    gifs.sort(reverse=True)
+    for index, (mtime, gif) in enumerate(gifs):
+        if mtime < cutoff or index >= GIF_KEEP_COUNT:
+            with contextlib.suppress(FileNotFoundError):
+                gif.unlink()
     return folder
 
 
@@ -519,6 +525,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         restore_outputs = [model, *model_outputs, tabs]
         restore_button.click(ui(restore), restore_text, restore_outputs, api_name="restore", **RAW)
         demo.load(on_load, None, restore_outputs, api_visibility="private")
+    # Each request is a few milliseconds of one-thread torch: let a few run at once instead of one by one.
+    demo.queue(default_concurrency_limit=4)
     return demo
 
 

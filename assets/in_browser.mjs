@@ -11,10 +11,10 @@ let gan = null;  // the gan_web.js module, once the runtime is up
 let server = null;  // the Explore picture's server functions: web_model, web_seed, web_keyframes
 let status = {state: 'loading', reason: ''};
 let forced = false;
+let painted = 0;
 const models = new Map();  // model name -> {ready, failed, reason, entry: {model, directions, count}}
 const seeds = new Map();  // `${model}|${seed}` -> Float32Array(D) or a pending Promise
 const keyframes = new Map();  // `${model}|${keys}|${start}` -> [Float32Array(D)] or a pending Promise
-const canvas = document.createElement('canvas');
 
 function setStatus(state, reason = '') {
   status = {state, reason};
@@ -97,10 +97,15 @@ export function prefetchWalk(model, keys, start) {
 }
 
 function show(element, pixels, size, pReal, ms, caption) {
+  // Paint straight into the picture's canvas (no PNG to encode and decode); the server's picture, when
+  // one arrives, re-renders the template, which shows its <img> and hides the canvas again.
   const img = element.querySelector('img.gan-picture');
-  if (!img) return false;
-  gan.paint(canvas, pixels, size);
-  img.src = canvas.toDataURL();
+  const target = element.querySelector('canvas.gan-canvas');
+  if (!img || !target) return false;
+  gan.paint(target, pixels, size);
+  target.dataset.frame = String(++painted);  // which paint is on screen (benchmarks and tests watch it)
+  target.hidden = false;
+  img.hidden = true;
   const fill = element.querySelector('.gan-meter-fill');
   if (fill) fill.style.height = pReal == null ? '0%' : `${(pReal * 100).toFixed(1)}%`;
   const verdict = element.querySelector('.gan-p-real');

@@ -111,10 +111,16 @@ LOAD_PROBE_JS = r"""
 """
 
 # In-page probes after the load: the latency of one armed slider move, and the pictures shown
-# during a drag. They watch the <img> inside the output element, whichever path replaces it.
+# during a drag. They watch the picture inside the output element, whichever path replaces it: the
+# <img> (a server picture, a new src each time) or the in-page <canvas> (a new data-frame each paint).
 PROBE_JS = r"""
 window.__bench = {
-  srcOf() { const img = this.out.querySelector('img'); return img ? img.src : null; },
+  canvas() { const c = this.out.querySelector('canvas.gan-canvas'); return c && !c.hidden ? c : null; },
+  srcOf() {
+    const c = this.canvas();
+    if (c) return 'canvas:' + c.dataset.frame;
+    const img = this.out.querySelector('img'); return img ? img.src : null;
+  },
   pathOf() { const badge = this.out.querySelector('.gan-path'); return badge ? badge.dataset.path : 'gradio'; },
   engineMs() {
     const badge = this.out.querySelector('.gan-path');
@@ -122,6 +128,7 @@ window.__bench = {
     return match ? Number(match[1]) : null;
   },
   async decoded(img) {
+    if (!img || this.canvas()) return;  // a canvas paint needs no decoding
     if (!img.complete) await new Promise(r => { img.addEventListener('load', r, {once: true}); img.addEventListener('error', r, {once: true}); });
     try { await img.decode(); } catch (e) {}
   },
@@ -136,7 +143,7 @@ window.__bench = {
       if (event.target === this.range && armed && armed.input === null) armed.input = performance.now();
       if (event.target === this.range && this.counting) this.counting.inputs++;
     }, {capture: true});
-    new MutationObserver(() => this.changed()).observe(this.out, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    new MutationObserver(() => this.changed()).observe(this.out, {subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'data-frame', 'hidden']});
   },
   arm() {
     const armed = this.armed = {old: this.srcOf(), input: null, src: null, decoded: null, shown: null, frame: null};
@@ -157,10 +164,10 @@ window.__bench = {
       if (this.counting === counting) counting.decoded++;
     }
     const armed = this.armed;
-    const img = this.out.querySelector('img');
-    if (!armed || armed.src !== null || !img || !img.src || img.src === armed.old) return;
+    const now = this.srcOf();
+    if (!armed || armed.src !== null || !now || now === armed.old) return;
     armed.src = performance.now();
-    await this.decoded(img);
+    await this.decoded(this.out.querySelector('img'));
     armed.decoded = performance.now();
     requestAnimationFrame(() => { armed.shown = performance.now(); armed.resolve(); });
   },

@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             print("disk:", result["disk"])
 
             log_before = len(server.log())
-            outcome = probe(base)
+            served = [m.name for m in models]
+            outcome = probe(base, models=(served[0], served[-1]))
             log = server.log()[log_before:]
             result["hostile"] = {
                 "tried": sum(outcome.counts.values()), **dict(outcome.counts), "uncaught_examples": outcome.uncaught[:10],

@@ -146,17 +146,24 @@ def picture_component(base: str) -> int:
     return next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "picture")
 
 
-def probe(base: str, values: list[tuple[str, object]] = HOSTILE_VALUES) -> Outcome:
-    """Every endpoint and live function, every parameter in turn set to every hostile value."""
+def probe(base: str, values: list[tuple[str, object]] = HOSTILE_VALUES, models: tuple[str, str] = ("grey", "colour")) -> Outcome:
+    """Every endpoint and live function, every parameter in turn set to every hostile value.
+
+    ``models``: the served models that stand for "grey" (with D) and "colour" in the valid calls.
+    """
     outcome = Outcome()
-    for endpoint, valid in ENDPOINTS.items():
+    names = {"grey": models[0], "colour": models[1]}
+    endpoints = {e: [names.get(a, a) if isinstance(a, str) else a for a in args] for e, args in ENDPOINTS.items()}
+    endpoints["restore"] = [ENDPOINTS["restore"][0].replace('"grey"', f'"{models[0]}"')]
+    live_fns = {f: [names.get(a, a) if isinstance(a, str) else a for a in args] for f, args in LIVE.items()}
+    for endpoint, valid in endpoints.items():
         for position in range(len(valid)):
             for label, value in values:
                 args = list(valid)
                 args[position] = value
                 outcome.add(call(base, endpoint, args), f"/{endpoint} arg {position} = {label}")
     component = picture_component(base)
-    for fn_name, valid in LIVE.items():
+    for fn_name, valid in live_fns.items():
         for position in range(len(valid)):
             for label, value in values:
                 args = list(valid)

@@ -93,7 +93,7 @@ def test_the_page_frame_and_the_servers_picture_agree_within_one_grey_level(brow
     page.wait_for_function("() => document.querySelector('#picture .gan-path').dataset.path === 'browser'", timeout=10_000)
     page.wait_for_timeout(400)  # the last frame of the drag is drawn
     state = page.evaluate("""() => ({
-        src: document.querySelector('#picture img').src,
+        src: document.querySelector('#picture canvas.gan-canvas').toDataURL(),
         seed: Number(document.querySelector('#seed input').value),
         psi: Number(document.querySelector('#psi input[type=range]').value),
         amounts: [...Array(8).keys()].map((k) => Number(document.querySelector(`#direction-${k + 1} input[type=range]`).value)),
