@@ -6,6 +6,10 @@ discriminator/ Hub folders with their run manifest (run.json) and model cards. `
 a stopped run exactly; a folder that already holds a run is refused unless ``--resume`` or
 ``--overwrite`` (start over: deletes that run's files) is given. Every flag below is a field of
 ``gan_core.training.config.TrainConfig``.
+
+On several processes: ``torchrun --nproc_per_node=N -m gan_core.train ...`` (NCCL on GPUs, gloo on
+CPUs). --batch-size stays the global batch, split over the N processes; only process 0 reads and
+writes --out-dir.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import logging
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
 from gan_core.core import hub
+from gan_core.training import distributed
 from gan_core.training.config import DEFAULT_EPOCHS, TrainConfig, add_arguments, given_values
 from gan_core.training.trainer import CHECKPOINT_NAME, Trainer, load_checkpoint, run_outputs
 
@@ -66,15 +72,51 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict | None
     return config, state
 
 
-def _stop_on_signals(trainer: Trainer) -> None:
+def shared_config(args: argparse.Namespace, world: distributed.Distributed | None) -> tuple[TrainConfig, dict | None]:
+    """:func:`config_from_args`; with several processes process 0 alone reads (the checkpoint) and sends the
+    outcome to the others, so they never touch --out-dir. A mistake raises the same ValueError everywhere."""
+    if world is None:
+        return config_from_args(args)
+    outcome, error = None, None
+    if world.is_main:
+        try:
+            config, state = config_from_args(args)
+            outcome = (config.to_dict(), state)
+        except (ValueError, OSError) as err:
+            error = err
+    outcome, message = world.share((outcome, None if error is None else str(error)))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise distributed.SharedError(message)
+    config_dict, state = outcome
+    return TrainConfig.from_dict(config_dict), state
+
+
+def _command(argv: list[str] | None, world: distributed.Distributed | None) -> str:
+    """The command line as run.json records it."""
+    args = shlex.join(sys.argv[1:] if argv is None else argv)
+    if world is None:
+        return "python -m gan_core.train " + args
+    nodes = f" --nnodes={world.launch.num_nodes}" if world.launch.num_nodes > 1 else ""
+    return f"torchrun{nodes} --nproc_per_node={world.launch.local_world_size} -m gan_core.train " + args
+
+
+def _stop_on_signals(trainer: Trainer, together_s: float = 0.0) -> None:
     """SIGINT (Ctrl-C) and SIGTERM finish the current step, checkpoint and exit; a second one exits at once.
 
-    Installed explicitly, so it also works in a background job (where SIGINT starts ignored).
+    Installed explicitly, so it also works in a background job (where SIGINT starts ignored). Under
+    torchrun a Ctrl-C reaches each process twice (the terminal's SIGINT, then torchrun's SIGTERM), so a
+    second signal within ``together_s`` seconds counts as the same request; the processes stop together
+    at their next log window.
     """
+    first = []
 
     def handler(signum, frame):
-        if trainer.stop_requested:
+        if trainer.stop_requested and time.monotonic() - first[0] >= together_s:
             raise KeyboardInterrupt
+        if not trainer.stop_requested:
+            first.append(time.monotonic())
         trainer.request_stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,26 +126,58 @@ def _stop_on_signals(trainer: Trainer) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        world = distributed.init_from_env()  # None unless started by torchrun with several processes
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    finished = False
+    try:
+        code = _train(parser, args, argv, world)
+        finished = True
+        return code
+    finally:
+        if world is not None:
+            world.close(finished)
+
+
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None, world: distributed.Distributed | None) -> int:
+    main_process = world is None or world.is_main
+    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    def fail(err: BaseException):
+        # Under torchrun process 0's errors reach every process: process 0 says them, the others leave quietly.
+        if main_process:
+            parser.exit(2, f"error: {err}\n")
+        parser.exit(2, None if isinstance(err, distributed.SharedError) else f"error: process {world.rank}: {err}\n")
+
     # A --dry-run into its own default folder replaces the previous dry run; anywhere else it is refused like any run.
     overwrite = args.overwrite or (args.dry_run and "out_dir" not in given_values(args) and not args.resume)
     try:
-        config, state = config_from_args(args)
-        command = "python -m gan_core.train " + shlex.join(sys.argv[1:] if argv is None else argv)
-        trainer = Trainer(config, command=command, checkpoint=state, overwrite=overwrite)
+        config, state = shared_config(args, world)
+        trainer = Trainer(config, command=_command(argv, world), checkpoint=state, overwrite=overwrite, distributed=world)
     except (ValueError, OSError) as err:  # OSError: FileNotFoundError, and a folder that cannot be read or written
-        parser.exit(2, f"error: {err}\n")
+        fail(err)
     if state is not None:
         logger.info("resumed from step %d (epoch %.2f)", trainer.step, trainer.step / trainer.steps_per_epoch)
-    _stop_on_signals(trainer)
-    logger.info("training on %s: %d images, %d steps/epoch, out_dir %s", trainer.device, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)
+    _stop_on_signals(trainer, together_s=0.0 if world is None else 2.0)
+    where = "" if world is None else f" ({world.world_size} processes, {trainer.local_batch} images each per step)"
+    logger.info("training on %s%s: %d images, %d steps/epoch, out_dir %s", trainer.device, where, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)
     try:
         summary = trainer.train()
     except (ValueError, OSError) as err:  # OutputWriteError (a full disk): one sentence saying what is kept
-        parser.exit(2, f"error: {err}\n")
+        fail(err)
+    except RuntimeError as err:  # under torchrun: another process died, or hung past --collective-timeout
+        if world is None or not distributed.is_peer_failure(err):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        parser.exit(1, f"error: process {world.rank} of {world.world_size} lost the others ({first}); the run stops. "
+                       "Continue from its last checkpoint with the same command and --resume.\n")  # fmt: skip
     if summary["interrupted"]:
-        print(f"\nInterrupted: checkpoint saved at step {trainer.step}. Continue with --resume --out-dir {trainer.out_dir}", file=sys.stderr)
+        if main_process:
+            print(f"\nInterrupted: checkpoint saved at step {trainer.step}. Continue with --resume --out-dir {trainer.out_dir}", file=sys.stderr)
         return 130
+    if not main_process:
+        return 0
     logger.info("done: %s", summary)
     if args.push_to_hub:
         try:

@@ -180,3 +180,16 @@ def test_nan_or_bad_config_values_are_rejected():
                 {"image_size": 30}, {"dataset": "cifar"}, {"channels": 2}, {"max_minutes": 0}):
         with pytest.raises(ValueError):
             TrainConfig.from_flat(**bad)
+
+
+def test_a_checkpoint_records_how_many_processes_trained_it(tmp_path):
+    from gan_core.training.trainer import check_checkpoint
+
+    run_tiny(tmp_path, "one", steps=2)
+    state = load_checkpoint(tmp_path / "one" / "checkpoint.pt")
+    assert state["world_size"] == 1
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="number of processes"):
+            check_checkpoint(state | {"world_size": bad})
+    del state["world_size"]  # a checkpoint from before multi-process training: one process
+    check_checkpoint(state)

@@ -119,6 +119,16 @@ class RunConfig:
     progress: bool = _field(True, "show a progress bar")
     keep_snapshots: bool = _field(False, "also save the EMA generator of every epoch under OUT_DIR/snapshots/")
     onnx: bool = _field(True, "also export G and D as model.onnx for the in-browser explorer (needs the onnx extra)")
+    # Several processes (torchrun) only. Off by default: each process normalises with its own share's batch
+    # statistics (like DDP's default and pytorch/examples), which costs no communication; on, every BatchNorm
+    # forward and backward waits for one all_reduce, and the run follows the single-process trajectory.
+    sync_batchnorm: bool = _field(
+        False,
+        "under torchrun: normalise BatchNorm over the whole global batch (SyncBatchNorm): the single-process run's "
+        "trajectory, at one all_reduce per BatchNorm layer and pass; off: each process normalises over its share, "
+        "with no extra communication (from about 32 images per process the shares' statistics are good estimates)",
+    )
+    collective_timeout: float = _field(120.0, "under torchrun: seconds a process waits for the others (a gradient exchange, process 0 writing a checkpoint) before the whole run fails")
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps"):
@@ -131,6 +141,8 @@ class RunConfig:
         check_choice(self.channels_last, "channels_last", ("auto", "on", "off"))
         for name in ("log_every", "num_fixed"):
             check_positive_int(getattr(self, name), name)
+        if isinstance(self.collective_timeout, bool) or not isinstance(self.collective_timeout, (int, float)) or not (self.collective_timeout > 0 and math.isfinite(self.collective_timeout)):
+            raise ValueError(f"collective_timeout must be a positive number of seconds, got {shown(self.collective_timeout)}.")
         if isinstance(self.bn_calibration_batches, bool) or not isinstance(self.bn_calibration_batches, int) or self.bn_calibration_batches < 0:
             raise ValueError(f"bn_calibration_batches must be a whole number of at least 0, got {shown(self.bn_calibration_batches)}.")
 

@@ -46,6 +46,7 @@ from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.config import TrainConfig, check_resume
+from gan_core.training.distributed import Distributed, SharedError, copy_module, plain_batchnorm, process_device, split_batch
 
 logger = logging.getLogger(__name__)
 
@@ -282,9 +283,14 @@ class Trainer:
     (ValueError naming --resume and --overwrite) unless ``overwrite``: then the old run's files
     (:data:`RUN_OUTPUTS`) are removed once this run is set up, so a mistake in it keeps the old run.
     The out_dir is checked writable before the data is loaded.
+
+    ``distributed`` (from :func:`gan_core.training.distributed.init_from_env`, under torchrun) makes this
+    one process of a multi-process run: it trains on its share of every global batch, and only process
+    0 looks at and writes the out_dir (checks, checkpoints, log, timeline, exports); see that module.
     """
 
-    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None, overwrite: bool = False):
+    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None, overwrite: bool = False,
+                 distributed: Distributed | None = None):  # fmt: skip
         if checkpoint is not None:
             if overwrite:
                 raise ValueError("Resuming a run and starting it over exclude each other: give --resume or --overwrite, not both.")
@@ -292,19 +298,19 @@ class Trainer:
             check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
         self.commands = [command] if command else []  # every invocation of this run, for the manifest
         run = config.run
-        self.device = resolve_device(run.device)
+        self.world = distributed
+        self.is_main = distributed is None or distributed.is_main  # the process that reads and writes out_dir
+        self.world_size = 1 if distributed is None else distributed.world_size
+        if distributed is None:
+            self.device = resolve_device(run.device)
+        else:
+            self.device = process_device(run.device, distributed.local_rank)
+            self.local_batch = split_batch(config.optim.batch_size, distributed.world_size)
         self.out_dir = Path(run.out_dir)
-        check_out_dir(self.out_dir)
-        old_run = run_outputs(self.out_dir) if checkpoint is None else []
-        if old_run and not overwrite:
-            names = ", ".join(p.name for p in old_run[:4]) + (", ..." if len(old_run) > 4 else "")
-            raise ValueError(
-                f"{self.out_dir} already holds a run ({names}): continue it with --resume, start it over with "
-                "--overwrite (deletes those files), or choose another --out-dir."
-            )
+        old_run = self._check_out_dir(fresh=checkpoint is None, overwrite=overwrite)
         self._saved_step: int | None = None  # the step of the checkpoint on disk, for error messages
         if data is None:
-            data = load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
+            data = self._load_data(config)
         self.data_info = data
         # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
         model = replace(config.model, image_size=config.model.image_size or data.image_size, channels=config.model.channels or data.channels)
@@ -338,13 +344,86 @@ class Trainer:
         self.elapsed = 0.0  # training seconds over all invocations
         self.stop_requested = False  # set by request_stop(), e.g. from a signal handler
         self._perm, self._perm_epoch = None, -1  # the current epoch's shuffle
+        # The modules a training step runs: G and D themselves, or (several processes) their DDP wrappers.
+        self._g_step, self._d_step = self.generator, self.discriminator
         self._step_fn = torch.compile(self._train_step) if run.compile else self._train_step
         if checkpoint is not None:
             self._restore(checkpoint)
+            saved_world_size = checkpoint.get("world_size", 1)
+            if saved_world_size != self.world_size and self.is_main:
+                logger.warning(
+                    "the checkpoint was written by a run on %d process(es) and continues on %d: the same global batch (%d) and data order, "
+                    "but %s so the weights will not be bit-identical to a continuation on %d",
+                    saved_world_size, self.world_size, config.optim.batch_size,
+                    "the float sums are ordered differently," if run.sync_batchnorm else "BatchNorm normalises over shares of another size (see --sync-batchnorm),",
+                    saved_world_size,
+                )  # fmt: skip
+        if distributed is not None:
+            self._start_distributed()
         if old_run:
             with self._writing(self.out_dir):
                 removed = remove_run_outputs(self.out_dir)
             logger.warning("--overwrite: removed the previous run in %s (%s)", self.out_dir, ", ".join(p.name for p in removed))
+
+    def _check_out_dir(self, fresh: bool, overwrite: bool) -> list[Path]:
+        """Check out_dir (writable; for a new run, holding no run unless ``overwrite``); return the old run's files.
+
+        With several processes process 0 alone looks, and the others wait for its verdict: the same
+        ValueError on every process, or the go-ahead.
+        """
+        old_run, problem = [], None
+        if self.is_main:
+            try:
+                check_out_dir(self.out_dir)
+                old_run = run_outputs(self.out_dir) if fresh else []
+                if old_run and not overwrite:
+                    names = ", ".join(p.name for p in old_run[:4]) + (", ..." if len(old_run) > 4 else "")
+                    raise ValueError(
+                        f"{self.out_dir} already holds a run ({names}): continue it with --resume, start it over with "
+                        "--overwrite (deletes those files), or choose another --out-dir."
+                    )
+            except ValueError as err:
+                if self.world is None:
+                    raise
+                problem = err
+        if self.world is not None:
+            message = self.world.share(None if problem is None else str(problem))
+            if problem is not None:
+                raise problem
+            if message is not None:
+                raise SharedError(message)
+        return old_run
+
+    def _load_data(self, config: TrainConfig) -> ImageData:
+        """The dataset. With several processes, each node's first process loads it first (a download lands
+        once in the shared cache), then the others."""
+
+        def load() -> ImageData:
+            return load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
+
+        if self.world is None:
+            return load()
+        first = self.world.local_rank == 0
+        if not first:
+            self.world.barrier()
+        data = load()
+        if first:
+            self.world.barrier()
+        return data
+
+    def _start_distributed(self) -> None:
+        """Join the training group; wrap G and D in DDP (BatchNorm over the global batch with sync_batchnorm)."""
+        world, run = self.world, self.config.run
+        world.start_training(self.device, run.collective_timeout)
+        if run.sync_batchnorm:
+            world.sync_batchnorm(self.generator)
+            world.sync_batchnorm(self.discriminator)
+        self._g_step, self._d_step = world.wrap(self.generator), world.wrap(self.discriminator)
+
+    def _share(self, rows: torch.Tensor) -> torch.Tensor:
+        """This process's rows of a global-batch tensor: rows rank*b .. (rank+1)*b."""
+        start = self.world.rank * self.local_batch
+        return rows[start : start + self.local_batch]
 
     # ------------------------------------------------------------------ randomness
     def _epoch_permutation(self, epoch: int) -> torch.Tensor:
@@ -356,7 +435,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _train_step(self, real_uint8: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        generator, discriminator = self.generator, self.discriminator
+        generator, discriminator = self._g_step, self._d_step
         real = images.to_model_range(real_uint8).contiguous(memory_format=self.memory_format)  # (B, C, H, W) in [-1, 1]
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
@@ -371,11 +450,13 @@ class Trainer:
         self.opt_d.step()
 
         # (2) Update G: maximize log D(G(z)) (the non-saturating loss -log D(G(z))).
-        with autocast:
-            d_fake_after = discriminator(fake).float()
-            loss_g = F.binary_cross_entropy_with_logits(d_fake_after, torch.ones_like(d_fake_after))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        # D's gradients of this pass are discarded (zeroed before D's next update): under DDP they are not exchanged.
+        with discriminator.no_sync() if self.world is not None else contextlib.nullcontext():
+            with autocast:
+                d_fake_after = discriminator(fake).float()
+                loss_g = F.binary_cross_entropy_with_logits(d_fake_after, torch.ones_like(d_fake_after))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         self.opt_g.step()
 
         with torch.no_grad():
@@ -399,6 +480,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "fixed_noise": self.fixed_noise.cpu(),
             "commands": self.commands,
+            "world_size": self.world_size,  # processes that trained it (the global batch does not depend on it)
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
 
@@ -419,7 +501,8 @@ class Trainer:
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
             raise ValueError(f"The resume checkpoint does not fit this run ({_first_line(err)}); resume from another copy, or start over with --overwrite.") from err
         self._saved_step = self.step
-        self._drop_log_records_after(self.step)
+        if self.is_main:
+            self._drop_log_records_after(self.step)
 
     def _write_note(self) -> str:
         """How a failed write leaves the run, for :class:`OutputWriteError`'s sentence."""
@@ -542,24 +625,32 @@ class Trainer:
             raise ValueError("Give at least one limit: epochs, steps or max_minutes.")
         target = self.target_steps()
         deadline = time.monotonic() + run.max_minutes * 60 if run.max_minutes else None
-        bar = tqdm(total=target, initial=self.step, disable=not run.progress, unit="step", dynamic_ncols=True)
+        bar = tqdm(total=target, initial=self.step, disable=not run.progress or not self.is_main, unit="step", dynamic_ncols=True)
         stats = StepStats.new(self.device)
         window_start, window_step = time.perf_counter(), self.step
         session_start = time.perf_counter()
         base_elapsed = self.elapsed
         interrupted = False
+        # Several processes must stop at the same step: a stop request or the time limit of any of them takes
+        # effect at the next log window, where they agree on it (None: go on, "stop", "time").
+        agreed_stop = None
         self.generator.train()
         self.discriminator.train()
         try:
-            while (target is None or self.step < target) and (deadline is None or time.monotonic() < deadline):
-                if self.stop_requested:
+            while (target is None or self.step < target) and (self.world is not None or deadline is None or time.monotonic() < deadline):
+                if self.world is None and self.stop_requested:
                     interrupted = True
+                    break
+                if agreed_stop is not None:
+                    interrupted = agreed_stop == "stop"
                     break
                 epoch, position = divmod(self.step, self.steps_per_epoch)
                 if self._perm_epoch != epoch:
                     self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
                 index = self._perm[position * batch_size : (position + 1) * batch_size]
                 noise = sample_noise(batch_size, self.config.model.latent_dim, self._step_generator(self.step), self.config.model.noise, self.device)
+                if self.world is not None:  # this process's share of the global batch
+                    index, noise = self._share(index), self._share(noise)
                 stats.sums += self._step_fn(self.images[index], noise)
                 stats.count += 1
                 self.ema.update(self.generator, self.step)
@@ -569,30 +660,48 @@ class Trainer:
                 epoch_end = self.step % self.steps_per_epoch == 0
                 if self.step % run.log_every == 0 or epoch_end:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
-                    self._log_window(stats, window_start, window_step, bar)
+                    agreed_stop = self._log_window(stats, window_start, window_step, bar, deadline)
                     stats, window_start, window_step = StepStats.new(self.device), time.perf_counter(), self.step
-                if epoch_end:
+                if epoch_end and self.is_main:
                     self.elapsed = base_elapsed + time.perf_counter() - session_start
                     self.write_timeline_grid(self.step // self.steps_per_epoch)
                     self.save_checkpoint()
             if stats.count:  # the steps since the last record: every invocation ends with one
                 self.elapsed = base_elapsed + time.perf_counter() - session_start
-                self._log_window(stats, window_start, window_step, bar)
+                self._log_window(stats, window_start, window_step, bar, deadline)
         finally:
             bar.close()
         self.elapsed = base_elapsed + time.perf_counter() - session_start
-        self.save_checkpoint()
+        if self.is_main:
+            self.save_checkpoint()
         if interrupted:
-            logger.warning("stopped at step %d: checkpoint written", self.step)
+            if self.is_main:
+                logger.warning("stopped at step %d: checkpoint written", self.step)
             return self._summary() | {"interrupted": True}
-        self.finish()
+        if self.is_main:
+            self.finish()
         return self._summary() | {"interrupted": False}
 
     def _summary(self) -> dict:
         return {"step": self.step, "epochs": self.step / self.steps_per_epoch, "elapsed_sec": self.elapsed, "out_dir": str(self.out_dir)}
 
-    def _log_window(self, stats: StepStats, window_start: float, window_step: int, bar) -> None:
-        values = (stats.sums / max(stats.count, 1)).tolist()  # the one host sync per log window
+    def _log_window(self, stats: StepStats, window_start: float, window_step: int, bar, deadline: float | None = None) -> str | None:
+        """Log the window's means (averaged over the processes: one all_reduce per window, not per step).
+
+        Returns what several processes agreed: None (go on), "stop" (a stop request) or "time" (a time limit).
+        """
+        means = stats.sums / max(stats.count, 1)
+        agreed = None
+        if self.world is not None:
+            flags = torch.tensor([float(self.stop_requested), float(deadline is not None and time.monotonic() >= deadline)], device=self.device)
+            total = self.world.all_reduce_sum(torch.cat([means, flags])).tolist()  # the one host sync per log window
+            stop, time_up = total[len(STAT_NAMES) :]
+            agreed = "stop" if stop > 0 else "time" if time_up > 0 else None
+            if not self.is_main:
+                return agreed
+            values = [v / self.world_size for v in total[: len(STAT_NAMES)]]
+        else:
+            values = means.tolist()  # the one host sync per log window
         seconds = time.perf_counter() - window_start
         record = {
             "step": self.step,
@@ -601,11 +710,14 @@ class Trainer:
             "images_per_sec": round((self.step - window_step) * self.config.optim.batch_size / max(seconds, 1e-9), 1),
             "elapsed_sec": round(self.elapsed, 2),
         }
+        if self.world is not None:
+            record["processes"] = self.world_size
         for name in ("loss_d", "loss_g"):
             if not math.isfinite(record[name]):
                 logger.error("%s is %s at step %d: training diverged", name, record[name], self.step)
         self._log(record)
         bar.set_postfix(Loss_D=f"{values[0]:.3f}", Loss_G=f"{values[1]:.3f}", **{"D(x)": f"{values[2]:.2f}", "D(G(z))": f"{values[3]:.2f}/{values[4]:.2f}"})
+        return agreed
 
     def finish(self) -> None:
         """Export the EMA generator and D with the run manifest and model cards, plus plots and a final grid."""
@@ -616,7 +728,7 @@ class Trainer:
         if self.step % self.steps_per_epoch != 0 or self.step == 0:
             self.write_timeline_grid(math.ceil(self.step / self.steps_per_epoch), generator)
         generator = generator.cpu().to(memory_format=torch.contiguous_format)
-        discriminator = copy.deepcopy(self.discriminator).cpu().eval().to(memory_format=torch.contiguous_format)
+        discriminator = plain_batchnorm(copy_module(self.discriminator, self.world)).cpu().eval().to(memory_format=torch.contiguous_format)
         self.export(generator, discriminator)
         log_path = self.out_dir / hub.LOG_NAME
         if log_path.exists():
@@ -739,6 +851,8 @@ def check_checkpoint(state, name: str = "the checkpoint") -> None:
         refuse(f"its step is {shown(step)}, not a whole number of at least 0")
     if "elapsed" in state and (isinstance(state["elapsed"], bool) or not isinstance(state["elapsed"], numbers.Real)):
         refuse(f"its elapsed time is {shown(state['elapsed'])}, not a number")
+    if "world_size" in state and (isinstance(state["world_size"], bool) or not isinstance(state["world_size"], int) or state["world_size"] < 1):
+        refuse(f"its number of processes is {shown(state['world_size'])}, not a whole number of at least 1")
     if "commands" in state and not (isinstance(state["commands"], list) and all(isinstance(c, str) for c in state["commands"])):
         refuse("its commands are not a list of strings")
     rng = state["rng"]
