@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -28,6 +29,10 @@ from gan_core.core import hub, images, latent
 from gan_core.core.checks import check_seed
 from gan_core.core.manifest import RunManifest, read_manifest
 from gan_core.core.models import Discriminator, Generator
+from gan_core.inversion import anomaly as _anomaly
+from gan_core.inversion import prepare as _prepare
+from gan_core.inversion.encoder import Encoder
+from gan_core.inversion.invert import Anomaly, Inversion, Inversions, Progress, RefineConfig, StopSignal, encode, refine
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,8 @@ class GanPipeline:
         source: str = "",
         files: hub.ModelFiles | None = None,
         problems: Sequence[str] = (),
+        encoder: Encoder | None = None,
+        reference: _anomaly.Reference | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -91,6 +98,8 @@ class GanPipeline:
         self.source = source
         self.files = files  # where the parts were loaded from (None for networks made in memory)
         self.problems = list(problems)  # what could not be loaded beside the networks, in sentences
+        self.encoder = encoder  # E: picture -> z (gan_core.inversion), None when the model ships none
+        self.reference = reference  # real test pictures' anomaly scores (encoder/reference_scores.json), or None
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, *, device: str | torch.device = "cpu", name: str | None = None) -> GanPipeline:
@@ -114,8 +123,31 @@ class GanPipeline:
         manifest = read_manifest(files.generator)
         timeline = [TimelineFrame(epoch, png.read_bytes()) for epoch, png in files.timeline]
         default_name = files.root.name if os.path.exists(os.path.expanduser(spec)) else spec
+        encoder = hub.load_part(Encoder, files.encoder, device=device) if files.encoder else None
+        if encoder is not None and (encoder.latent_dim, encoder.image_size, encoder.channels) != (generator.latent_dim, generator.image_size, generator.channels):
+            raise ValueError(
+                f"The encoder in {files.encoder} maps {encoder.channels}x{encoder.image_size}x{encoder.image_size} pictures to {encoder.latent_dim} numbers; "
+                f"its generator draws {generator.channels}x{generator.image_size}x{generator.image_size} from {generator.latent_dim}. Retrain it: python -m gan_core.train_encoder {files.root}"
+            )
+        reference = None
+        reference_path = files.encoder / _anomaly.REFERENCE_NAME if files.encoder else None
+        if reference_path is not None and reference_path.is_file():
+            try:
+                reference = _anomaly.Reference.load(reference_path)
+            except ValueError as err:
+                problems.append(f"{err} Anomaly scores are given without a percentile.")
         pipeline = cls(
-            generator, discriminator, manifest=manifest, timeline=timeline, log=log, name=name or default_name, source=spec, files=files, problems=problems
+            generator,
+            discriminator,
+            manifest=manifest,
+            timeline=timeline,
+            log=log,
+            name=name or default_name,
+            source=spec,
+            files=files,
+            problems=problems,
+            encoder=encoder,
+            reference=reference,
         )
         for problem in problems:
             logger.warning("%s", problem)
@@ -130,6 +162,7 @@ class GanPipeline:
         moved = copy.copy(self)
         moved.generator = copy.deepcopy(self.generator).to(device)
         moved.discriminator = copy.deepcopy(self.discriminator).to(device) if self.discriminator is not None else None
+        moved.encoder = copy.deepcopy(self.encoder).to(device) if self.encoder is not None else None
         return moved
 
     # ------------------------------------------------------------------ what the model is
@@ -217,6 +250,179 @@ class GanPipeline:
         """
         z = latent.noise_for_seed(check_seed(seed), self.latent_dim, noise or self.noise, num)
         return self(latent.truncate(z, psi), verdict=verdict)
+
+    # ------------------------------------------------------------------ pictures -> z (inversion) and how unusual they are
+
+    @cached_property
+    def input_style(self) -> _prepare.InputStyle:
+        """How pictures are brought to this model's look (:mod:`gan_core.inversion.prepare`): by dataset, else by G's samples."""
+        samples = None if self.dataset in _prepare.DATASET_STYLES else self.generate(16, seed=0).images
+        return _prepare.style_for(self.dataset, self.channels, samples)
+
+    def prepare(self, picture) -> np.ndarray:
+        """Any picture (file path, bytes, PIL image, uint8 array, Gradio ImageEditor dict) -> this model's input,
+        uint8 (H, W) grey or (H, W, 3). ValueError says what is wrong (empty, only a dot, too large, unreadable)."""
+        return _prepare.prepare(picture, image_size=self.image_size, channels=self.channels, style=self.input_style)
+
+    def invert_images(
+        self,
+        images_uint8: torch.Tensor,
+        *,
+        steps: int | None = None,
+        restarts: int | None = None,
+        seed: int = 0,
+        use_encoder: bool = True,
+        progress: Progress | None = None,
+        should_stop: StopSignal | None = None,
+        batch_size: int = 64,
+    ) -> Inversions:
+        """Prepared uint8 pictures (N, C, H, W) -> their z, reconstructions and anomaly scores (batched).
+
+        Starts from E(x) when an encoder ships (and ``use_encoder``) plus ``restarts`` random starts, then
+        ``steps`` refinement steps (defaults: :class:`gan_core.inversion.invert.RefineConfig`); ``steps=0``
+        is the encoder's guess alone. The anomaly score is taken at E(x) when the encoder is used (as f-AnoGAN;
+        it separates unusual pictures better), else at the refined z (``score_from`` says which).
+        Deterministic given ``seed``. ``progress(done, total)`` counts steps
+        over all chunks of ``batch_size`` pictures; ``should_stop`` ends the work early (``stopped``).
+        """
+        shape = (self.channels, self.image_size, self.image_size)
+        if not isinstance(images_uint8, torch.Tensor) or images_uint8.dtype != torch.uint8 or images_uint8.dim() != 4 or tuple(images_uint8.shape[1:]) != shape:
+            got = f"{images_uint8.dtype} {tuple(images_uint8.shape)}" if isinstance(images_uint8, torch.Tensor) else type(images_uint8).__name__
+            raise ValueError(f"images must be a uint8 tensor (N, {', '.join(map(str, shape))}), got {got}; use pipeline.prepare for any picture.")
+        if images_uint8.shape[0] == 0:
+            raise ValueError("images holds no pictures (N = 0); give at least one.")
+        defaults = RefineConfig()
+        config = RefineConfig(
+            steps=defaults.steps if steps is None else steps,
+            restarts=defaults.restarts if restarts is None else restarts,
+            feature_weight=defaults.feature_weight if self.discriminator is not None else 0.0,
+        )
+        seed = check_seed(seed)
+        encoder = self.encoder if use_encoder else None
+        if encoder is None and config.restarts == 0:
+            raise ValueError("restarts must be at least 1 when no encoder is used: refinement needs somewhere to start.")
+        began = time.perf_counter()
+        chunks = images_uint8.split(max(1, int(batch_size)))
+        total = config.steps * len(chunks)
+        results, steps_run, stopped = [], 0, False
+        for index, chunk in enumerate(chunks):
+            chunk_progress = None if progress is None else (lambda done, _total, base=index * config.steps: progress(base + done, total))
+            found = refine(self.generator, images.to_model_range(chunk), discriminator=self.discriminator, encoder=encoder, config=config, seed=seed, progress=chunk_progress, should_stop=should_stop)
+            results.append((chunk, found.z))
+            steps_run = max(steps_run, found.steps)
+            if found.stopped:
+                stopped = True
+        kappa = self.reference.kappa if self.reference is not None else _anomaly.KAPPA
+        parts = {"z": [], "reconstructions": [], "pixel_error": [], "pixel_residual": [], "feature_residual": []}
+        with torch.inference_mode():
+            for chunk, z in results:
+                x = images.to_model_range(chunk)
+                drawn = self.generator(z.to(self.device)).float().cpu()  # G(z*): the reconstruction
+                # The anomaly score is f-AnoGAN's: at z = E(x) when an encoder is used (see gan_core.inversion.anomaly).
+                z_score = encode(encoder, x, self.noise) if encoder is not None else z
+                pixel, feature, _ = _anomaly.residuals(self.generator, self.discriminator, x, z_score)
+                parts["z"].append(z)
+                parts["reconstructions"].append(images.to_uint8(drawn))
+                parts["pixel_error"].append((x - drawn).abs().flatten(1).mean(1) / 2)
+                parts["pixel_residual"].append(pixel)
+                parts["feature_residual"].append(feature)
+        pixel_residual = torch.cat(parts["pixel_residual"])
+        feature_residual = None if self.discriminator is None else torch.cat(parts["feature_residual"])
+        return Inversions(
+            z=torch.cat(parts["z"]),
+            reconstructions=torch.cat(parts["reconstructions"]),
+            pixel_error=torch.cat(parts["pixel_error"]),
+            pixel_residual=pixel_residual,
+            feature_residual=feature_residual,
+            scores=_anomaly.combine(pixel_residual, feature_residual, kappa),
+            score_from="encoder" if encoder is not None else "refinement",
+            steps=steps_run,
+            stopped=stopped,
+            seconds=time.perf_counter() - began,
+            used_encoder=encoder is not None,
+        )
+
+    def invert(
+        self,
+        picture,
+        *,
+        steps: int | None = None,
+        restarts: int | None = None,
+        seed: int = 0,
+        progress: Progress | None = None,
+        should_stop: StopSignal | None = None,
+    ) -> Inversion:
+        """Find a picture in G's latent space: prepare it, find z, draw G(z), score how unusual it is.
+
+        ``picture``: what :meth:`prepare` accepts. ``steps``/``restarts``: refinement effort (with the defaults a
+        28 px model takes about 0.6 s on one CPU core); ``seed`` fixes the random starts; ``progress(done, total)`` is called
+        during refinement; ``should_stop`` (callable or threading.Event) ends it early with the best z so far.
+        Works without an encoder (random starts only) and says so in ``note``. The anomaly score is the one of
+        :meth:`anomaly_score` (at E(x) when an encoder ships), so the percentile does not depend on ``steps``.
+        """
+        began = time.perf_counter()
+        prepared = self.prepare(picture)
+        x_uint8 = _prepare.to_tensor(prepared)[None]  # (1, C, H, W)
+        found = self.invert_images(x_uint8, steps=steps, restarts=restarts, seed=seed, progress=progress, should_stop=should_stop)
+        score = float(found.scores[0])
+        verdicts = [None, None]
+        if self.discriminator is not None:
+            with torch.inference_mode():
+                both = torch.cat([images.to_model_range(x_uint8), images.to_model_range(found.reconstructions)]).to(self.device)
+                verdicts = torch.sigmoid(self.discriminator(both).float()).tolist()
+        residual = images.to_uint8((images.to_model_range(x_uint8) - images.to_model_range(found.reconstructions)).abs() - 1)
+        notes = []
+        if not found.used_encoder:
+            notes.append(f"No encoder ships with this model: z was searched from {RefineConfig().restarts if restarts is None else restarts} random starts only (train one: python -m gan_core.train_encoder MODEL_DIR).")
+        if found.stopped:
+            notes.append(f"Stopped after {found.steps} steps: the best z found so far is shown.")
+        return Inversion(
+            prepared=prepared,
+            z=tuple(found.z[0].tolist()),
+            reconstruction=images.channels_last_numpy(found.reconstructions)[0],
+            residual=images.channels_last_numpy(residual)[0],
+            score=score,
+            percentile=self.reference.percentile(score) if self.reference is not None else None,
+            summary=self._describe(score),
+            pixel_error=float(found.pixel_error[0]),
+            score_from=found.score_from,
+            pixel_residual=float(found.pixel_residual[0]),
+            feature_residual=None if found.feature_residual is None else float(found.feature_residual[0]),
+            p_real=verdicts[0],
+            p_real_reconstruction=verdicts[1],
+            steps=found.steps,
+            seconds=time.perf_counter() - began,
+            stopped=found.stopped,
+            used_encoder=found.used_encoder,
+            note=" ".join(notes),
+        )
+
+    def anomaly_score(self, picture, *, steps: int | None = None, restarts: int | None = None, seed: int = 0) -> Anomaly:
+        """How unusual a picture is for this model: the f-AnoGAN score and, when the model ships reference scores,
+        its percentile among real test pictures (see :mod:`gan_core.inversion.anomaly`).
+
+        With an encoder this is E(x) alone (milliseconds; ``steps``/``restarts`` are not needed); without one, z
+        is refined first (``steps``, ``restarts``, ``seed`` as in :meth:`invert`).
+        """
+        x_uint8 = _prepare.to_tensor(self.prepare(picture))[None]
+        if self.encoder is not None:
+            found = self.invert_images(x_uint8, steps=0, restarts=0)
+        else:
+            found = self.invert_images(x_uint8, steps=steps, restarts=restarts, seed=seed)
+        score = float(found.scores[0])
+        return Anomaly(
+            score=score,
+            percentile=self.reference.percentile(score) if self.reference is not None else None,
+            summary=self._describe(score),
+            score_from=found.score_from,
+            pixel_residual=float(found.pixel_residual[0]),
+            feature_residual=None if found.feature_residual is None else float(found.feature_residual[0]),
+        )
+
+    def _describe(self, score: float) -> str:
+        if self.reference is not None:
+            return self.reference.describe(score)
+        return f"Anomaly score {score:.3f} (higher is more unusual); this model ships no reference scores to compare it with."
 
 
 def _is_log_record(record) -> bool:

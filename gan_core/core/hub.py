@@ -26,6 +26,7 @@ from torch import nn
 from gan_core.core.checks import shown
 from gan_core.core.manifest import CARD_NAME
 from gan_core.core.models import Discriminator, Generator
+from gan_core.inversion.encoder import Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,13 @@ SNAPSHOT_DIR = "snapshots"
 
 
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-PARTS = {Generator: "generator", Discriminator: "discriminator"}
+PARTS = {Generator: "generator", Discriminator: "discriminator", Encoder: "encoder"}
 # The arguments a saved config.json must name (save_pretrained writes every argument).
-REQUIRED = {Generator: {"latent_dim", "image_size", "channels", "g_features"}, Discriminator: {"image_size", "channels", "d_features"}}
+REQUIRED = {
+    Generator: {"latent_dim", "image_size", "channels", "g_features"},
+    Discriminator: {"image_size", "channels", "d_features"},
+    Encoder: {"latent_dim", "image_size", "channels", "e_features"},
+}
 
 
 def resolve_source(spec: str | os.PathLike) -> Path:
@@ -67,7 +72,7 @@ def resolve_source(spec: str | os.PathLike) -> Path:
 
 
 def find_part(root: Path, part: str) -> Path:
-    """The ``part`` ("generator" or "discriminator") folder of a model source.
+    """The ``part`` ("generator", "discriminator" or "encoder") folder of a model source.
 
     Accepts the part folder itself, a run/weights folder holding ``part/``, and for the generator a
     run still in progress (its newest ``snapshots/epoch_NNN/``).
@@ -92,6 +97,7 @@ class ModelFiles:
     root: Path  # the run/weights folder (or the part folder itself)
     generator: Path  # the generator folder
     discriminator: Path | None  # its discriminator folder, if one ships
+    encoder: Path | None = None  # its encoder folder (picture -> z, gan_core.inversion), if one ships
 
     def onnx(self, part: str) -> Path | None:
         """``part``'s model.onnx ("generator" or "discriminator"), None when it was not exported."""
@@ -119,11 +125,12 @@ def locate(spec: str | os.PathLike) -> ModelFiles:
     generator = find_part(root, "generator")
     candidates = (root / "discriminator", generator.parent / "discriminator")
     discriminator = next((c for c in candidates if (c / CONFIG_NAME).is_file()), None)
-    return ModelFiles(root=root, generator=generator, discriminator=discriminator)
+    encoder = next((c for c in (root / "encoder", generator.parent / "encoder") if (c / CONFIG_NAME).is_file()), None)
+    return ModelFiles(root=root, generator=generator, discriminator=discriminator, encoder=encoder)
 
 
 def load_model(cls: type[M], name_or_path: str | os.PathLike, *, device: str | torch.device = "cpu") -> M:
-    """Load ``cls`` (Generator or Discriminator) from a source (folder or Hub repo id), strictly.
+    """Load ``cls`` (Generator, Discriminator or Encoder) from a source (folder or Hub repo id), strictly.
 
     ``name_or_path`` is the model folder itself, a run/weights folder holding ``generator/`` and
     ``discriminator/``, or a Hub repo id with either layout. The model is rebuilt from its own
@@ -217,13 +224,17 @@ def read_config(cls: type[nn.Module], path: Path) -> dict:
         raise ValueError(f"{path} must hold a JSON object of {cls.__name__} arguments ({', '.join(accepted)}), got {shown(config)}.")
     other = next((kind for kind in REQUIRED if kind is not cls and REQUIRED[kind] <= config.keys()), None)
     if other is not None and not REQUIRED.get(cls, set()) <= config.keys():
-        raise ValueError(f"{path} holds a {PARTS[other]} config; expected a {PARTS.get(cls, cls.__name__)} folder.")
+        raise ValueError(f"{path} holds {_a(PARTS[other])} config; expected {_a(PARTS.get(cls, cls.__name__))} folder.")
     missing = sorted(REQUIRED.get(cls, set()) - config.keys())
     unknown = sorted(config.keys() - set(accepted))
     if missing or unknown:
         detail = "; ".join(part for part in (f"lacks {', '.join(missing)}" if missing else "", f"has unknown fields {', '.join(map(shown, unknown[:5]))}" if unknown else "") if part)
         raise ValueError(f"{path} does not describe a {cls.__name__}: it {detail} (a {cls.__name__} config names {', '.join(accepted)}).")
     return config
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def load_generator(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
