@@ -18,6 +18,11 @@ one small POST, a ~1 KB PNG back, always the latest value, never a pile-up. ``.r
 button go through ordinary named Gradio endpoints, which are also the public API. HTML templates,
 CSS and JavaScript live in ``assets/``.
 
+"Draw or upload" finds the z of a picture (``/invert``) and opens it in Explore: the Explore state
+then carries that z instead of a seed (the seed box is empty, a hidden JSON holds z), and every
+Explore view, the in-browser engine, sharing and interpolation take it from there. Stop ends a
+running search through a per-session flag that the search checks before every step.
+
 On a ZeroGPU Space the batch views (grid, strip, GIF, arithmetic, direction sheet) run under
 ``@spaces.GPU``; elsewhere that decorator does nothing and they run where the models are.
 """
@@ -32,6 +37,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +60,7 @@ from gan_core.core.checks import SEED_MAX, check_count
 from gan_core.explorer import Explorer, ExploreState, ModelView, live, sources_from
 from gan_core.explorer import explorer as views
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
+from gan_core.inversion.invert import RefineConfig
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -77,6 +84,16 @@ TRAINING_NOTE = (
     "Neither should win: at the game's equilibrium D(x) = D(G(z)) = 0.5 because D can no longer tell; in practice the curves hover apart without collapsing. "
     "The scrubber shows the same fixed z after each epoch: shapes first, then strokes and texture."
 )
+
+INVERT_NOTE = """
+Draw a digit or a garment with the mouse or a finger (light strokes on black, like the training pictures; dark on light works
+too), or **upload a picture** with the picture button beside the canvas. **Find z** looks for the z whose picture G draws
+closest to yours: the encoder's guess, then gradient steps on z (f-AnoGAN, Schlegl et al. 2019). The **anomaly score**
+measures what G cannot draw back, in pixels and in D's features: pictures like the training data score low, anything else
+high, and the percentile places it among real test pictures. Open the result in Explore to edit it with the sliders.
+"""
+PROGRESS_EVERY = 0.25  # s between a search's progress updates to the page
+SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are scaled into it by the page
 
 # The live path's events: always the latest value, no progress overlay, no queue.
 LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
@@ -179,7 +196,8 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
         "loss_plot": {"value": curve_frame(view.losses)},
         "d_plot": {"value": curve_frame(view.outputs)},
         "verdict_note": {"value": view.verdict_note},
-        "sheet": {"value": explorer.direction_sheet(state.model, state.seed, state.psi) if state.seed is not None else None},
+        "sheet": {"value": explorer.direction_sheet(state.model, state.seed, state.psi, state.z)},
+        "latent": {"value": list(state.z) if state.z is not None else None},  # a found picture's z; None for a seed
     }
     for k in range(N):
         props[f"direction_{k + 1}"] = direction_props(view, k, state.amounts[k] if k < len(state.amounts) else 0.0)
@@ -210,6 +228,51 @@ def gif_folder() -> Path:
     return folder
 
 
+class Searches:
+    """The inversions running now, per browser session, so that a session's Stop button can end its own.
+
+    Each search registers a threading.Event for the time it runs; Stop sets the events of its session,
+    and the search (which checks its event before every step) returns the best z found so far.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, set[threading.Event]] = {}
+
+    @contextlib.contextmanager
+    def running(self, session: str | None):
+        event = threading.Event()
+        if session is None:  # a call without a session cannot be stopped, but runs
+            yield event
+            return
+        with self._lock:
+            self._running.setdefault(session, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                events = self._running.get(session, set())
+                events.discard(event)
+                if not events:
+                    self._running.pop(session, None)
+
+    def stop(self, session: str | None) -> int:
+        """Ask every search of ``session`` to stop; how many were running."""
+        with self._lock:
+            events = list(self._running.get(session, ())) if session is not None else []
+        for event in events:
+            event.set()
+        return len(events)
+
+
+def picture_file(value):
+    """What the app hands gan_core for a gr.Image value sent as is (a FileData dict, already checked by Gradio to lie
+    in its upload folder): the file's path. Anything else goes on unchanged, for gan_core to accept or refuse."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return value["path"]
+    return value
+
+
 def best_device() -> str:
     """Where the batch views run: the GPU when there is one (inside @spaces.GPU on ZeroGPU), else the CPU."""
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -226,16 +289,21 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     props = model_props(explorer, first)
     c: dict[str, gr.components.Component] = {}  # the components that follow the model, by name
 
-    # API functions with the documented parameter names (d1..d8 are the amounts of the 8 sliders).
-    def explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8):
-        return explorer.explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8)
+    # API functions with the documented parameter names (d1..d8 are the amounts of the 8 sliders; z, optional,
+    # is a found picture's z from /invert, used when seed is None).
+    def explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None):
+        return explorer.explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)
 
-    def explore_state(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8):
+    def explore_state(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None):
         """The Explore state as JSON, to start an interpolation there."""
-        return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8)[0]
+        return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)[0]
 
-    def share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8):
-        return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8)
+    def share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None):
+        return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)
+
+    def reset(model, seed, z=None):
+        """The seed with psi 1 and all directions 0 (with the seed box empty: the found z, unedited)."""
+        return explorer.start(model, seed, z)
 
     def updates(state: ExploreState) -> dict:
         # A component whose value alone changes gets the plain value (what API clients read); others an update.
@@ -243,9 +311,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return {c[name]: values["value"] if list(values) == ["value"] else gr.update(**values) for name, values in props}
 
     def select_model(model, seed):
-        """Switch model keeping the seed: everything that follows the model, redrawn."""
+        """Switch model keeping the seed (a found z belongs to its model: seed 0 instead): everything that follows the model, redrawn."""
         explorer.get(model)
-        changed = updates(ExploreState(model, seed))
+        changed = updates(ExploreState(model, 0 if seed is None or seed == "" else seed))
         del changed[c["model"]]  # the dropdown itself already shows it
         return changed
 
@@ -282,8 +350,8 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return grid_view(model, start_seed, 6)
 
     def live_explore(args):
-        """Server function behind the Explore picture's live path; args = [model, seed, psi, d1, ...]."""
-        return live(explorer.explore, args)
+        """Server function behind the Explore picture's live path; args = [model, seed, psi, d1, ..., d8, z]."""
+        return live(explore, args)
 
     def web_model(args):
         """What the page needs to draw a model itself (args = [model]): shapes, directions, ONNX URLs."""
@@ -333,8 +401,52 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         return explorer.on(best_device()).arithmetic(model, seeds_a, seeds_b, seeds_c)
 
     @gpu
-    def sheet_view(model, seed, psi):
-        return explorer.on(best_device()).direction_sheet(model, seed, psi)
+    def sheet_view(model, seed, psi, z):
+        if (seed is None or seed == "") and not z:
+            return gr.skip()  # the seed box is being edited: nothing to show yet
+        return explorer.on(best_device()).direction_sheet(model, seed, psi, z)
+
+    # Draw or upload. Searches run where the models were loaded (the CPU here): they report progress and
+    # read their stop flag in this process, which a ZeroGPU worker process could not do.
+    searches = Searches()
+
+    def session_of(request: gr.Request | None) -> str | None:
+        return getattr(request, "session_hash", None) if request is not None else None
+
+    def drawing_file(drawing):
+        """The sketchpad's picture (strokes over the optional uploaded background) as the file /invert searches for."""
+        composite = drawing.get("composite") if isinstance(drawing, dict) else None
+        return picture_file(composite) if isinstance(composite, dict) else None
+
+    def invert(model, picture, steps, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio hands in its progress bar
+        """Find the z of a picture (an image file), G(z), the residual, the anomaly score and its percentile, and the
+        Explore state of that z; the page's Stop button ends the search early with the best z so far."""
+
+        last_sent = [0.0]  # when progress was last sent: a few updates a second, however fast the steps run
+
+        def report(done, total):
+            now = time.monotonic()
+            if now - last_sent[0] >= PROGRESS_EVERY or done == total:
+                last_sent[0] = now
+                progress((done, total), desc="Searching z", unit="steps")
+
+        with searches.running(session_of(request)) as stop:
+            return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=stop)
+
+    def score(model, picture):
+        """How unusual a picture is for the model: the anomaly score, its percentile among real test pictures, a sentence."""
+        return explorer.score(model, picture_file(picture))
+
+    def stop_search(request: gr.Request):
+        """Stop this page's running search (the search shows the best z it found so far)."""
+        stopped = searches.stop(session_of(request))
+        logger.info("stop: %d running search(es) of this session asked to stop", stopped)
+
+    def open_found(found):
+        """Open the found z in Explore: psi 1, every direction 0, the sliders and sharing working on it."""
+        if not isinstance(found, dict) or not isinstance(found.get("state"), str):
+            raise ValueError("There is no found z yet: draw or upload a picture and press Find z.")  # noqa: TRY004 - shown as a gr.Error
+        return restore(found["state"])
 
     def live_interpolate(args):
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
@@ -359,7 +471,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                         with gr.Row(elem_classes="gan-controls"):
                             seed = c["seed"] = gr.Number(
                                 label="Seed", info=f"a whole number from 0 to {SEED_MAX}; press Enter", precision=0, minimum=0, maximum=SEED_MAX,
-                                elem_id="seed", scale=2, min_width=160, **props["seed"],
+                                placeholder="none (found z)", elem_id="seed", scale=2, min_width=160, **props["seed"],
                             )
                             random_button = gr.Button("Random seed", elem_id="random", scale=1, min_width=100, elem_classes="gan-button")
                             reset_button = gr.Button("Reset", elem_id="reset", scale=1, min_width=80, elem_classes="gan-button")
@@ -378,8 +490,36 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     gr.HTML('<div class="gan-render-status" data-state="loading">In-browser drawing: starting.</div>', elem_id="render-status")
                     force_server = gr.Checkbox(False, label="Draw on the server", info="or open the page with ?render=server", elem_id="force-server", scale=0, min_width=200)
                 c["verdict_note"] = gr.Markdown(elem_classes="gan-note", elem_id="verdict-note", **props["verdict_note"])
+                latent = c["latent"] = gr.JSON(visible=False, label="z (a found picture's)", elem_id="latent", **props["latent"])
                 with gr.Accordion("What each direction does: the seed moved to −4, −2, 0, +2, +4 along it (one row per slider)", open=True, elem_id="sheet-box"):
                     c["sheet"] = gr.HTML(html_template=asset("templates/sheet.html"), elem_id="sheet", **props["sheet"])
+
+            # ---------------------------------------------------------------- Draw or upload
+            with gr.Tab("Draw or upload", id="invert", elem_id="tab-invert"):
+                gr.Markdown(INVERT_NOTE)
+                with gr.Row():
+                    with gr.Column(scale=4, min_width=300, elem_id="invert-input"):
+                        sketch = gr.ImageEditor(
+                            value={"background": views.blank_canvas(SKETCH_SIDE), "layers": [], "composite": None},
+                            label="Your picture", type="filepath", format="png",
+                            image_mode="RGBA", sources=("upload", "clipboard"), canvas_size=(SKETCH_SIDE, SKETCH_SIDE), fixed_canvas=True,
+                            brush=gr.Brush(colors=["#ffffff", "#9ca3af", "#000000"], default_color="#ffffff", default_size=12, color_mode="fixed"),
+                            eraser=gr.Eraser(default_size=16), layers=False, transforms=(), height=400, elem_id="sketch",
+                        )
+                        with gr.Row(elem_classes="gan-controls"):
+                            find_button = gr.Button("Find z", variant="primary", scale=2, elem_id="find-z", elem_classes="gan-button")
+                            stop_button = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-search", elem_classes="gan-button")
+                        steps = gr.Slider(
+                            *views.SEARCH_STEPS, value=RefineConfig().steps, step=10, label="Search steps",
+                            info=f"more find a closer z and take longer; the percentile was measured with {RefineConfig().steps}", elem_id="search-steps",
+                        )
+                    with gr.Column(scale=5, min_width=320, elem_id="invert-output"):
+                        found = gr.HTML(None, html_template=asset("templates/inversion.html"), elem_id="found")
+                        open_button = gr.Button("Open in Explore: edit it with the sliders", elem_id="open-found", elem_classes="gan-button")
+                # What /invert and /score read: the drawing's file (or an API client's upload). /score has no button.
+                searched = gr.Image(type="filepath", visible=False, label="Picture", elem_id="invert-picture")
+                score_trigger = gr.Button(visible=False)
+                score_out = gr.JSON(visible=False)
 
             # ---------------------------------------------------------------- Interpolate
             with gr.Tab("Interpolate", id="interpolate", elem_id="tab-interpolate"):
@@ -470,20 +610,24 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         )
 
         # --------------------------------------------------------------- wiring
-        state_inputs = [model, seed, psi, *directions]
+        state_inputs = [model, seed, psi, *directions, latent]
         start_outputs = [seed, psi, *directions, picture]
         # What follows the model, in the order /select_model documents; /restore also sets the model.
-        model_outputs = [c["model_info"], seed, psi, *directions, picture, epoch, c["timeline"], c["loss_plot"], c["d_plot"], c["verdict_note"], c["sheet"]]
+        model_outputs = [
+            c["model_info"], seed, psi, *directions, picture, epoch, c["timeline"], c["loss_plot"], c["d_plot"], c["verdict_note"], c["sheet"], latent,
+        ]  # fmt: skip
 
         # Explore: live while dragging (in the page, or the server as fallback), exact on release,
         # typing a seed, reset, random. Seed and model changes warm the page's caches (JavaScript only).
         gr.on([psi.input, *[d.input for d in directions]], None, state_inputs, None, js=live_trigger("explore"), **LIVE)
         gr.on([psi.release, *[d.release for d in directions], seed.submit], ui(explore), state_inputs, picture, api_name="explore", **LIVE, **RAW)
-        reset_button.click(ui(explorer.start), [model, seed], start_outputs, api_name="reset", **LIVE, **RAW)
+        reset_button.click(ui(reset), [model, seed, latent], start_outputs, api_name="reset", **LIVE, **RAW)
         random_button.click(ui(explorer.random_start), model, start_outputs, api_name="random_seed", **LIVE, **RAW)
         model.input(ui(select_model), [model, seed], model_outputs, api_name="select_model", show_progress="hidden", **RAW)
         gr.on([seed.change, model.change], None, [model, seed], None, js=engine_call("prefetch"), **LIVE)
-        gr.on([seed.change, psi.release], ui(sheet_view), [model, seed, psi], c["sheet"], api_visibility="private", show_progress="hidden", **RAW)
+        gr.on([seed.change, psi.release], ui(sheet_view), [model, seed, psi, latent], c["sheet"], api_visibility="private", show_progress="hidden", **RAW)
+        # A seed in the box (typed, Reset, Random, a grid tile) leaves the found z; an empty box keeps it.
+        seed.change(None, [seed, latent], latent, js="(seed, z) => [(seed === null || seed === undefined || seed === '') ? z : null]", **LIVE)
         force_server.change(None, force_server, None, js=engine_call("setForced"), **LIVE)
 
         # Interpolate.
@@ -525,6 +669,19 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         restore_outputs = [model, *model_outputs, tabs]
         restore_button.click(ui(restore), restore_text, restore_outputs, api_name="restore", **RAW)
         demo.load(on_load, None, restore_outputs, api_visibility="private")
+
+        # Draw or upload: the drawing's file becomes the picture /invert searches for (an API client sends its own);
+        # Stop ends this page's search; the found z opens in Explore like a restored state.
+        find_button.click(drawing_file, sketch, searched, api_visibility="private", show_progress="hidden", **RAW).success(
+            ui(invert), [model, searched, steps], found, api_name="invert", concurrency_limit=2, concurrency_id="search", **RAW
+        )
+        # On a phone the result sits below the canvas and buttons: bring it into view while the search runs.
+        find_button.click(None, None, None, js="() => { if (window.innerWidth <= 760) document.getElementById('found').scrollIntoView({block: 'center'}); }")
+        stop_button.click(stop_search, None, None, api_visibility="private", queue=False, show_progress="hidden")
+        score_trigger.click(ui(score), [model, searched], score_out, api_name="score", concurrency_limit=2, concurrency_id="search", **RAW)
+        open_button.click(ui(open_found), found, restore_outputs, api_visibility="private", **RAW).success(
+            None, None, None, js="() => document.getElementById('tabs').scrollIntoView({block: 'start'})"
+        )
     # Each request is a few milliseconds of one-thread torch: let a few run at once instead of one by one.
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -1,6 +1,8 @@
 // The explorer page's in-browser engine: G and D run in the page (gan_web.js on onnxruntime-web),
 // fed by what the server sends once per model and per seed (the seed's z exactly as the server
 // draws it, the slider directions, the model's ONNX files). A slider move then costs no request.
+// A state found from a picture ("Draw or upload") carries its z itself (the seed box is empty):
+// the page draws from that z, which the hidden JSON beside the sliders holds.
 //
 // Loaded by the Explore picture's live path (assets/live.js), which asks `window.ganWeb.draw(...)`
 // first and falls back to the server when it answers false: while the runtime or a model or a seed
@@ -41,7 +43,7 @@ function loadModel(name) {
     const model = await gan.loadModel({generatorUrl: bundle.generator_url, discriminatorUrl: bundle.discriminator_url,
                                        latentDim: bundle.latent_dim, channels: bundle.channels, imageSize: bundle.image_size});
     const directions = new Float32Array(bundle.directions.flat());
-    record.entry = {model, directions, count: bundle.directions.length};
+    record.entry = {model, directions, count: bundle.directions.length, dim: bundle.latent_dim};
     record.ready = true;
   })().catch((err) => {
     record.failed = true;
@@ -86,7 +88,7 @@ function usable() {
 export function prefetch(model, seed) {
   if (!usable() || model == null) return;
   loadModel(model);
-  if (Number.isInteger(Number(seed)) && Number(seed) >= 0) seedLatent(model, Number(seed));
+  if (seed != null && seed !== '' && Number.isInteger(Number(seed)) && Number(seed) >= 0) seedLatent(model, Number(seed));
 }
 
 /** Warm the keyframe latents of an interpolation. */
@@ -124,11 +126,19 @@ function finite(values) {
   return values.every((v) => typeof v === 'number' && Number.isFinite(v));
 }
 
+/** The starting z of an Explore state: the seed's (a seed wins, as on the server), else the state's own found z. */
+function startLatent(model, seed, found, dim) {
+  if (Number.isInteger(seed) && seed >= 0) return seedLatent(model, seed);
+  if ((seed == null || seed === '') && Array.isArray(found) && found.length === dim && finite(found)) return new Float32Array(found);
+  return null;  // anything else: the server says what is wrong
+}
+
 async function drawExplore(args, element) {
-  const [model, seed, psi, ...amounts] = args;
+  const [model, seed, psi, ...rest] = args;  // rest: d1..d8, then the found z (null for a seed)
+  const amounts = rest.slice(0, 8);
   const record = loadModel(model);
   if (!record.ready) return false;
-  const z0 = Number.isInteger(seed) && seed >= 0 ? seedLatent(model, seed) : null;
+  const z0 = startLatent(model, seed, rest[8], record.entry.dim);
   if (!z0 || !finite([psi, ...amounts]) || psi < 0 || psi > 2) return false;
   const {model: runtime, directions, count} = record.entry;
   if (amounts.some((a, k) => Math.abs(a) > 8 || (k >= count && a !== 0))) return false;  // the server says what is wrong
@@ -153,7 +163,7 @@ async function drawWalk(args, element) {
 }
 
 /**
- * Draw one live frame in the page. `kind` is 'explore' (args: model, seed, psi, d1..d8) or
+ * Draw one live frame in the page. `kind` is 'explore' (args: model, seed, psi, d1..d8, z) or
  * 'interpolate' (args: model, keyframes, method, t, start state). Answers false when the page
  * cannot draw it now; the caller then asks the server.
  */

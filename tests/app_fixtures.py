@@ -16,21 +16,46 @@ import torch
 
 from gan_core.core import images
 from gan_core.core.hub import save_model
+from gan_core.core.manifest import RunManifest, write_manifest
 from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model_folder
+from gan_core.inversion.anomaly import REFERENCE_NAME, Reference
+from gan_core.inversion.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_model_folder(
-    folder: Path, *, image_size: int = 16, channels: int = 1, latent_dim: int = 8, epochs: int = 3, seed: int = 0, with_discriminator: bool = True, onnx: bool = False
+    folder: Path,
+    *,
+    image_size: int = 16,
+    channels: int = 1,
+    latent_dim: int = 8,
+    epochs: int = 3,
+    seed: int = 0,
+    with_discriminator: bool = True,
+    onnx: bool = False,
+    encoder: bool = False,
+    dataset: str | None = None,
 ) -> Path:
-    """A shipped-layout model folder: generator/, discriminator/, timeline/epoch_NNN.png, train_log.jsonl (+ model.onnx files with ``onnx``)."""
+    """A shipped-layout model folder: generator/, discriminator/, timeline/epoch_NNN.png, train_log.jsonl (+ model.onnx files with ``onnx``).
+
+    ``encoder``: an untrained encoder/ (what ``python -m gan_core.train_encoder`` saves) with a reference of 20
+    anomaly scores 0.1, 0.2, ..., 2.0 (so a score of 1.05 is "more unusual than 50%"). ``dataset``: a generator/run.json
+    naming it, e.g. "mnist" for the MNIST way of preparing pictures.
+    """
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         save_model(Generator(latent_dim=latent_dim, image_size=image_size, channels=channels, g_features=4), folder / "generator")
         if with_discriminator:
             save_model(Discriminator(image_size=image_size, channels=channels, d_features=4), folder / "discriminator")
+        if encoder:
+            save_model(Encoder(latent_dim=latent_dim, image_size=image_size, channels=channels, e_features=4), folder / "encoder")
+            reference = Reference(dataset=dataset or "synthetic", split="test", scores=[0.1 * i for i in range(1, 21)])
+            reference.save(folder / "encoder" / REFERENCE_NAME)
+    if dataset is not None:
+        manifest = RunManifest(dataset=dataset, image_size=image_size, channels=channels, num_images=0, data_note="a test fixture", training={}, steps=0, epochs=0.0)
+        write_manifest(folder / "generator", manifest)
     rng = np.random.default_rng(seed)
     (folder / "timeline").mkdir(parents=True)
     shape = (4, image_size, image_size) + ((3,) if channels == 3 else ())

@@ -49,27 +49,29 @@ HOSTILE_VALUES: list[tuple[str, object]] = [
     ("oversized body", "y" * 2_000_000),
 ]
 
-# A valid call of every named endpoint (models "grey" 16 px with D, "colour" 8 px without).
+# A valid call of every named endpoint (models "grey" 16 px with D, "colour" 8 px without); the trailing None of the
+# Explore endpoints is z (a found picture's, None for a seed). /invert and /score take an uploaded file, which a raw
+# request cannot carry: tests/test_app_api.py sends them bad files and bad values instead.
 ZEROS = [0.0] * 8
 ENDPOINTS: dict[str, list] = {
-    "explore": ["grey", 3, 1.0, *ZEROS],
-    "reset": ["grey", 3],
+    "explore": ["grey", 3, 1.0, *ZEROS, None],
+    "reset": ["grey", 3, None],
     "random_seed": ["grey"],
     "select_model": ["colour", 3],
     "interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
     "strip": ["grey", "1, 2", "slerp", 4, ""],
     "gif": ["grey", "1, 2", "slerp", 4, ""],
-    "explore_state": ["grey", 3, 1.0, *ZEROS],
+    "explore_state": ["grey", 3, 1.0, *ZEROS, None],
     "arithmetic_tiles": ["grey", 100],
     "arithmetic": ["grey", "1, 2", "3", "4"],
     "grid": ["grey", 0, 2],
     "grid_pick": ["grey", 0, 3],
     "timeline": ["grey", 2],
-    "share": ["grey", 3, 1.0, *ZEROS],
+    "share": ["grey", 3, 1.0, *ZEROS, None],
     "restore": ['{"model": "grey", "seed": 3}'],
 }
 LIVE = {
-    "live_explore": ["grey", 3, 1.0, *ZEROS],
+    "live_explore": ["grey", 3, 1.0, *ZEROS, None],
     "web_model": ["grey"],
     "web_seed": ["grey", 3],
     "web_keyframes": ["grey", "1, 2", ""],

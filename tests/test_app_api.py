@@ -16,13 +16,17 @@ import urllib.request
 import numpy as np
 import pytest
 from app_fixtures import ROOT, AppServer, make_model_folder
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 ENDPOINTS = {
     "/explore", "/reset", "/random_seed", "/select_model", "/interpolate", "/strip", "/gif", "/explore_state",
-    "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore",
+    "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore", "/invert", "/score",
+}  # fmt: skip
+FOUND_KEYS = {
+    "model", "z", "state", "prepared", "reconstruction", "residual", "score", "percentile", "summary", "p_real",
+    "p_real_reconstruction", "pixel_error", "steps", "stopped", "seconds", "used_encoder", "note",
 }  # fmt: skip
 ZEROS = [0.0] * 8
 
@@ -34,7 +38,7 @@ def decode(url: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app-api")
-    grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8)
+    grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8, encoder=True, dataset="mnist")
     colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, with_discriminator=False, epochs=2)
     app = AppServer([grey, colour])
     yield app
@@ -161,11 +165,178 @@ def test_bad_inputs_get_a_clear_error_and_the_server_stays_up(server, client, ap
 
 def test_nan_over_http_is_rejected_clearly(server):
     # gradio_client refuses to encode NaN, but a raw JSON request can carry it.
-    body = json.dumps({"data": ["grey", 3, float("nan"), *ZEROS]}).encode()
+    body = json.dumps({"data": ["grey", 3, float("nan"), *ZEROS, None]}).encode()  # raw requests send every input, z too
     request = urllib.request.Request(server.url + "gradio_api/run/explore", data=body, headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=30)
     assert "Truncation psi must be a number from 0 to 2, got nan" in json.loads(caught.value.read())["error"]
+
+
+# --------------------------------------------------------------------------- /invert and /score: a picture's z and how unusual it is
+
+
+def save(image: Image.Image, path, **options) -> str:
+    image.save(path, **options)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """Picture files as visitors upload them: a drawn digit, odd but valid formats, and bad files."""
+    root = tmp_path_factory.mktemp("pictures")
+    digit = np.zeros((100, 100), np.uint8)
+    digit[15:25, 25:75] = 255  # a '7': a bar and a stroke down to the left
+    for row in range(25, 88):
+        column = 70 - (row - 25) * 35 // 63
+        digit[row, column - 5 : column + 5] = 255
+    ink = np.zeros((120, 90, 4), np.uint8)  # dark strokes on a transparent canvas
+    ink[20:100, 40:52] = (20, 20, 20, 255)
+    frames = [Image.fromarray(digit), Image.fromarray(255 - digit)]
+    dot = np.zeros((200, 200), np.uint8)
+    dot[100:102, 100:102] = 255
+    (root / "not-a-picture.png").write_bytes(b"%PDF-1.4 this is not a picture" * 20)
+    (root / "empty.png").write_bytes(b"")
+    return {
+        "digit": save(Image.fromarray(digit), root / "digit.png"),
+        "rgba": save(Image.fromarray(ink, "RGBA"), root / "rgba.png"),
+        "palette": save(Image.fromarray(digit).convert("P"), root / "palette.png"),
+        "gif": save(frames[0], root / "animated.gif", save_all=True, append_images=frames[1:], duration=100),
+        "jpeg": save(Image.fromarray(255 - digit).convert("RGB"), root / "paper.jpg", quality=80),
+        "blank": save(Image.new("L", (100, 100), 0), root / "blank.png"),
+        "dot": save(Image.fromarray(dot), root / "dot.png"),
+        "tiny": save(Image.new("L", (1, 1), 255), root / "tiny.png"),
+        "huge": save(Image.new("L", (5000, 5000), 0), root / "huge.png"),  # 5000x5000 pixels in a 25 KB file
+        "not-a-picture": str(root / "not-a-picture.png"),
+        "empty": str(root / "empty.png"),
+    }
+
+
+def test_invert_finds_a_drawn_digit_and_its_state_opens_it_everywhere(client, pictures):
+    found = client.predict("grey", handle_file(pictures["digit"]), api_name="/invert")
+    assert set(found) == FOUND_KEYS and found["model"] == "grey" and len(found["z"]) == 8
+    for key in ("prepared", "reconstruction", "residual"):
+        assert decode(found[key]).shape == (16, 16)
+    assert decode(found["prepared"]).max() == 255, "MNIST-style: the brightest stroke is white"
+    assert 0 <= found["percentile"] <= 100 and found["summary"].startswith("More unusual than") and "of 20 real mnist test pictures" in found["summary"]
+    assert 0 < found["p_real"] < 1 and 0 < found["p_real_reconstruction"] < 1
+    assert (found["steps"], found["stopped"], found["used_encoder"], found["note"]) == (150, False, True, "")
+    assert json.loads(found["state"]) == {"model": "grey", "z": found["z"], "psi": 1.0, "amounts": ZEROS}
+
+    # The state restores in Explore (no seed; z comes back as the last output), and /explore draws the same z.
+    model, _, seed, psi, *rest = client.predict(found["state"], api_name="/restore")
+    assert (model, seed, psi, [d["value"] for d in rest[:8]]) == ("grey", None, 1.0, ZEROS)
+    picture, z = rest[8], rest[-1]
+    assert z == found["z"] and picture["seed"] is None
+    assert picture == client.predict("grey", None, 1.0, *ZEROS, found["z"], api_name="/explore")
+    assert np.abs(decode(picture["src"]).astype(int) - decode(found["reconstruction"])).max() <= 1
+
+    # Edited, shared (JSON and link), reset, and as the start of an interpolation.
+    edited = client.predict("grey", None, 0.8, 2.0, *ZEROS[1:], found["z"], api_name="/explore")
+    assert edited["src"] != picture["src"]
+    text, link = client.predict("grey", None, 0.8, 2.0, *ZEROS[1:], found["z"], api_name="/share")
+    assert "z=" in link and "seed=" not in link
+    for pasted in (text, link):
+        assert client.predict(pasted, api_name="/restore")[12] == edited
+    assert client.predict("grey", None, found["z"], api_name="/reset") == (None, 1.0, *ZEROS, picture)
+    assert client.predict("grey", 5, found["z"], api_name="/reset")[0] == 5, "a seed wins over z"
+    state = client.predict("grey", None, 0.8, 2.0, *ZEROS[1:], found["z"], api_name="/explore_state")
+    assert client.predict("grey", "3", "slerp", 0.0, state, api_name="/interpolate")["src"] == edited["src"]
+
+
+def test_score_is_the_inversions_score(client, pictures):
+    found = client.predict("grey", handle_file(pictures["digit"]), api_name="/invert")
+    assert client.predict("grey", handle_file(pictures["digit"]), api_name="/score") == {
+        "score": pytest.approx(found["score"], rel=1e-5), "percentile": found["percentile"], "summary": found["summary"],
+    }  # fmt: skip
+
+
+def test_invert_without_an_encoder_or_a_reference_says_so(client, pictures):
+    found = client.predict("colour", handle_file(pictures["jpeg"]), 20, api_name="/invert")
+    assert decode(found["reconstruction"]).shape == (8, 8, 3) and found["steps"] == 20
+    assert found["p_real"] is None and found["percentile"] is None and not found["used_encoder"]
+    assert "No encoder ships with this model" in found["note"] and "no reference scores" in found["summary"]
+    assert client.predict("grey", handle_file(pictures["digit"]), 0, api_name="/invert")["steps"] == 0, "0 steps: the encoder's guess alone"
+
+
+@pytest.mark.parametrize("name", ["rgba", "palette", "gif", "jpeg"])
+def test_invert_reads_every_common_kind_of_picture(client, pictures, name):
+    found = client.predict("grey", handle_file(pictures[name]), 0, api_name="/invert")
+    assert decode(found["prepared"]).max() == 255 and found["summary"].startswith("More unusual than")
+
+
+BAD_PICTURES = [
+    ("blank", "The picture is empty: nothing in it differs from its background"),
+    ("dot", "The picture holds only a dot (2x2 of its 200x200 pixels): there is no shape to fit. Draw a larger shape."),
+    ("tiny", "The picture is 1x1 pixels: too small to hold a shape. Give one at least 4x4 pixels."),
+    ("huge", "The picture is 5000x5000 pixels; the largest accepted is 4096x4096. Scale it down first."),
+    ("not-a-picture", "is not a picture Pillow can read: give a PNG, JPEG, GIF, BMP or WebP file."),
+    ("empty", "is empty (0 bytes): give a PNG, JPEG, GIF, BMP or WebP picture."),
+]
+
+
+@pytest.mark.parametrize("name, message", BAD_PICTURES, ids=[name for name, _ in BAD_PICTURES])
+def test_bad_pictures_get_a_clear_error_and_the_server_stays_up(server, client, pictures, name, message):
+    for api_name in ("/invert", "/score"):
+        with pytest.raises(AppError) as caught:
+            client.predict("grey", handle_file(pictures[name]), api_name=api_name)
+        assert message in str(caught.value)
+    assert server.alive()
+
+
+BAD_SEARCHES = [
+    (("grey", None), "No picture was given: draw one or upload a file."),
+    (("nope", "digit"), "Unknown model 'nope'; this app serves: grey, colour."),
+    (("grey", "digit", -5), "Search steps must be a whole number from 0 to 5000, got -5."),
+    (("grey", "digit", 10**9), "Search steps must be a whole number from 0 to 5000, got 1000000000."),
+    (("grey", "digit", "many"), "Search steps must be a whole number from 0 to 5000, got 'many'."),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_SEARCHES, ids=[message[:30] for _, message in BAD_SEARCHES])
+def test_bad_search_requests_get_a_clear_error(server, client, pictures, args, message):
+    model, picture, *rest = args
+    with pytest.raises(AppError) as caught:
+        client.predict(model, handle_file(pictures[picture]) if picture else None, *rest, api_name="/invert")
+    assert message in str(caught.value)
+    assert server.alive()
+
+
+def test_a_picture_over_the_upload_limit_is_refused_before_it_is_sent(server, client, tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (1100, 1100, 3), dtype=np.uint8)
+    path = save(Image.fromarray(noise), tmp_path / "noise.png")  # about 3.6 MB of noise; the app accepts 2 MB
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 2097152 bytes"):
+        client.predict("grey", handle_file(path), api_name="/invert")
+    assert server.alive()
+
+
+BAD_LATENTS = [
+    ("/explore", ("grey", None, 1.0, *ZEROS, [0.1, 0.2, 0.3]), "The state's z has 3 numbers; model 'grey' takes 8."),
+    ("/explore", ("grey", None, 1.0, *ZEROS, "0.1, 0.2"), "z must be a list of up to 4096 numbers"),
+    ("/explore", ("grey", None, 1.0, *ZEROS, [0.1] * 7 + ["x"]), "z must be a list of finite numbers; z[7] is 'x'."),
+    ("/explore", ("grey", None, 1.0, *ZEROS, None), "The seed must be a whole number from 0 to 2147483647, got None."),
+    ("/share", ("colour", None, 1.0, *ZEROS, [0.5] * 8), "The state's z has 8 numbers; model 'colour' takes 6."),
+    ("/restore", ('{"model": "grey", "z": [0.1, 0.2, 0.3]}',), "The state's z has 3 numbers; model 'grey' takes 8."),
+    ("/restore", ("?model=grey&z=1,2,3&psi=1",), "The state's z has 3 numbers; model 'grey' takes 8."),
+    ("/restore", ('{"model": "grey", "z": [NaN, 0, 0, 0, 0, 0, 0, 0]}',), "z[0] must be a number"),
+    ("/restore", ('{"model": "grey", "z": "lots"}',), "The state's z must be a list of 1 to 4096 numbers, got 'lots'."),
+]
+
+
+@pytest.mark.parametrize("api_name, args, message", BAD_LATENTS, ids=[f"{a}-{i}" for i, (a, *_) in enumerate(BAD_LATENTS)])
+def test_a_bad_z_gets_a_clear_error(server, client, api_name, args, message):
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api_name)
+    assert message in str(caught.value)
+    assert server.alive()
+
+
+def test_nan_in_z_over_http_is_rejected_clearly(server):
+    # gradio_client refuses to encode NaN, but a raw JSON request can carry it.
+    body = json.dumps({"data": ["grey", None, 1.0, *ZEROS, [0.0] * 3 + [float("nan")] + [0.0] * 4]}).encode()
+    request = urllib.request.Request(server.url + "gradio_api/run/explore", data=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert "z must be a list of finite numbers; z[3] is nan." in json.loads(caught.value.read())["error"]
 
 
 def test_server_still_answers_after_all_the_bad_inputs(server, client):
@@ -199,4 +370,6 @@ def test_the_demo_builds_in_process_with_the_documented_endpoints(server):
     named = {f"/{fn.api_name}" for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
     assert named == ENDPOINTS
     explore = next(fn for fn in demo.fns.values() if fn.api_name == "explore")
-    assert [p.name for p in inspect.signature(explore.fn).parameters.values()] == ["model", "seed", "psi", *[f"d{k}" for k in range(1, 9)]]
+    assert [p.name for p in inspect.signature(explore.fn).parameters.values()] == ["model", "seed", "psi", *[f"d{k}" for k in range(1, 9)], "z"]
+    invert = next(fn for fn in demo.fns.values() if fn.api_name == "invert")
+    assert [p.name for p in inspect.signature(invert.fn).parameters.values()][:3] == ["model", "picture", "steps"]

@@ -11,6 +11,7 @@ that sentence as a ``gr.Error``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import secrets
@@ -23,7 +24,8 @@ import torch
 
 from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
-from gan_core.explorer.state import NUM_DIRECTIONS, ExploreState
+from gan_core.explorer.state import MAX_LATENT_DIM, NUM_DIRECTIONS, ExploreState
+from gan_core.inversion.invert import MAX_STEPS
 from gan_core.pipeline import GanPipeline
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ GRID_SIDES = (2, 8)  # the grid is side x side tiles
 MAX_TERM_SEEDS = 8  # seeds averaged per arithmetic term
 GRID_TILE_SCALE = 4  # grid/GIF tiles are upscaled by this (nearest) so they stay crisp anywhere
 SHEET_STEPS = (-4.0, -2.0, 0.0, 2.0, 4.0)  # the direction sheet: each direction at these amounts
+SEARCH_STEPS = (0, MAX_STEPS)  # refinement steps a visitor may ask of one inversion
 
 SEFA_EXPLANATION = (
     "Each slider moves z along one direction, found in closed form (SeFa, Shen & Zhou 2021): G's first layer "
@@ -72,6 +75,29 @@ def add_seed(target, a, b, c, seed) -> tuple[str, str, str]:
     terms = {"A": a or "", "B": b or "", "C": c or ""}
     terms[target] = f"{terms[target].strip().rstrip(',')}, {check_seed(seed)}".lstrip(", ")
     return terms["A"], terms["B"], terms["C"]
+
+
+def found_latent(z) -> tuple[float, ...] | None:
+    """A found picture's z as the page or an API client sends it (a list of numbers), or None for none ([] and "" too)."""
+    if z is None or (isinstance(z, (str, list, tuple)) and len(z) == 0):
+        return None
+    if not isinstance(z, (list, tuple)) or len(z) > MAX_LATENT_DIM:
+        raise ValueError(f"z must be a list of up to {MAX_LATENT_DIM} numbers (the \"z\" that /invert returns) or empty, got {shown(z)}.")
+    for i, value in enumerate(z):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"z must be a list of finite numbers; z[{i}] is {shown(value)}.")
+    return tuple(float(value) for value in z)
+
+
+def shareable(value: float) -> float:
+    """``value`` at the precision a shared state carries (6 significant digits, at most 6 decimals): a found z is
+    kept at this precision, so its picture, its JSON and its link all draw exactly the same picture."""
+    return float(f"{round(value, 6):g}")
+
+
+def blank_canvas(side: int) -> np.ndarray:
+    """A black canvas, uint8 (side, side, 3): the drawing pad's background, as the training pictures' background."""
+    return np.zeros((side, side, 3), dtype=np.uint8)
 
 
 def default_sources(weights_dir: str | os.PathLike = "weights") -> list[str]:
@@ -167,15 +193,25 @@ class Explorer:
         pictures = self.get(state.model)(self.state_latent(state))
         return {"src": images.data_url(pictures.images[0]), "p_real": pictures.p_real[0], "model": state.model, "seed": state.seed}
 
-    def explore(self, model, seed, psi, *amounts) -> dict:
-        """The Explore picture of (model, seed, psi, amounts): see :meth:`picture`."""
-        self.get(model)
-        return self.picture(ExploreState(model, check_seed(seed), psi=psi, amounts=amounts))
+    def state_of(self, model, seed, psi, amounts, z=None) -> ExploreState:
+        """The Explore state of the page's values: a seed's, or (with the seed empty, None) a found picture's ``z``.
 
-    def start(self, model, seed) -> tuple:
-        """A fresh Explore state for a seed: (seed, psi 1.0, NUM_DIRECTIONS zeros..., picture)."""
-        seed = check_seed(seed)
-        return (seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.explore(model, seed, 1.0))
+        A seed wins over ``z``: typing a seed leaves the found picture.
+        """
+        self.get(model)
+        found = found_latent(z)
+        if found is not None and (seed is None or seed == ""):
+            return ExploreState(model, z=found, psi=psi, amounts=tuple(amounts))
+        return ExploreState(model, check_seed(seed), psi=psi, amounts=tuple(amounts))
+
+    def explore(self, model, seed, psi, *amounts, z=None) -> dict:
+        """The Explore picture of (model, seed or z, psi, amounts): see :meth:`picture` and :meth:`state_of`."""
+        return self.picture(self.state_of(model, seed, psi, amounts, z))
+
+    def start(self, model, seed, z=None) -> tuple:
+        """A fresh Explore state for a seed (or, with the seed empty, a found ``z``): (seed, psi 1.0, NUM_DIRECTIONS zeros..., picture)."""
+        state = self.state_of(model, seed, 1.0, (), z)
+        return (state.seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.picture(state))
 
     def random_start(self, model) -> tuple:
         """:meth:`start` at a fresh random seed (the one place the app draws its own randomness)."""
@@ -222,14 +258,14 @@ class Explorer:
             self.summary(model), self.direction_labels(model), count, self.timeline(model, count) if count else None, losses, outputs, self.verdict_note(model)
         )
 
-    def direction_sheet(self, model, seed, psi) -> dict:
-        """Each direction's meaning at a glance: row k is the seed moved along direction k by SHEET_STEPS.
+    def direction_sheet(self, model, seed, psi, z=None) -> dict:
+        """Each direction's meaning at a glance: row k is the seed (or found z) moved along direction k by SHEET_STEPS.
 
         {"src": PNG data URL of a (K rows x 5) grid, "steps": SHEET_STEPS, "rows": K}.
         """
         pipeline = self.get(model)
         count = self.num_directions(model)
-        z0 = self.state_latent(ExploreState(model, check_seed(seed), psi=psi))  # (1, D)
+        z0 = self.state_latent(self.state_of(model, seed, psi, (), z))  # (1, D)
         directions, _ = pipeline.sefa
         steps = torch.tensor(SHEET_STEPS)
         z = (z0[None] + steps[None, :, None] * directions[:count, None, :]).reshape(-1, pipeline.latent_dim)  # (K * 5, D)
@@ -379,12 +415,63 @@ class Explorer:
             outputs += [{"epoch": epoch, "value": record["d_real"], "series": "D(x) on real"}, {"epoch": epoch, "value": record["d_fake"], "series": "D(G(z)) on fake"}]
         return losses, outputs
 
+    # -- a picture's z: inversion and anomaly score ---------------------------
+
+    def found_state(self, model, z) -> ExploreState:
+        """The Explore state of a found z (psi 1, every amount 0), z at the precision a shared state carries."""
+        found = found_latent(z)
+        if found is None:
+            raise ValueError("There is no found z yet: draw or upload a picture and press Find z.")
+        state = ExploreState(self.get(model).name, z=tuple(shareable(v) for v in found)).fit(self.num_directions(model))
+        self.state_latent(state)
+        return state
+
+    def invert(self, model, picture, steps=None, *, progress=None, should_stop=None) -> dict:
+        """Find ``picture`` in G's latent space and score how unusual it is (:meth:`GanPipeline.invert`).
+
+        ``picture``: a file path, bytes, a PIL image or a uint8 array (see :func:`gan_core.inversion.prepare.read_picture`).
+        ``steps``: refinement steps (None: the library's default, which the reference percentile was measured with).
+        ``progress(done, total)`` and ``should_stop()`` are handed to the search. Returns {"model", "z" (list),
+        "state" (the Explore state's JSON: open it with :meth:`restore`), "prepared", "reconstruction", "residual"
+        (PNG data URLs: what the model sees, G(z), |x - G(z)|), "score", "percentile" (0..100 or None), "summary",
+        "p_real", "p_real_reconstruction" (D's verdicts, None without a D), "pixel_error", "steps", "stopped",
+        "seconds", "used_encoder", "note"}.
+        """
+        pipeline = self.get(model)
+        if steps is not None:
+            steps = check_count(steps, "Search steps", *SEARCH_STEPS)
+        found = pipeline.invert(picture, steps=steps, progress=progress, should_stop=should_stop)
+        state = self.found_state(model, found.z)
+        return {
+            "model": pipeline.name,
+            "z": list(state.z),
+            "state": state.to_json(),
+            "prepared": images.data_url(found.prepared),
+            "reconstruction": images.data_url(found.reconstruction),
+            "residual": images.data_url(found.residual),
+            "score": found.score,
+            "percentile": found.percentile,
+            "summary": found.summary,
+            "p_real": found.p_real,
+            "p_real_reconstruction": found.p_real_reconstruction,
+            "pixel_error": found.pixel_error,
+            "steps": found.steps,
+            "stopped": found.stopped,
+            "seconds": round(found.seconds, 3),
+            "used_encoder": found.used_encoder,
+            "note": found.note,
+        }
+
+    def score(self, model, picture) -> dict:
+        """How unusual ``picture`` is for ``model``: {"score", "percentile" (0..100 or None), "summary"} (:meth:`GanPipeline.anomaly_score`)."""
+        found = self.get(model).anomaly_score(picture)
+        return {"score": found.score, "percentile": found.percentile, "summary": found.summary}
+
     # -- share --------------------------------------------------------------
 
-    def share(self, model, seed, psi, *amounts) -> tuple[str, str]:
-        """The Explore state as (JSON text, URL query string '?model=...') after validating it."""
-        self.get(model)
-        state = ExploreState(model, check_seed(seed), psi=psi, amounts=amounts).fit(self.num_directions(model))
+    def share(self, model, seed, psi, *amounts, z=None) -> tuple[str, str]:
+        """The Explore state (a seed's, or a found picture's ``z``) as (JSON text, URL query string '?model=...') after validating it."""
+        state = self.state_of(model, seed, psi, amounts, z).fit(self.num_directions(model))
         self.state_latent(state)
         return state.to_json(), state.to_query()
 
