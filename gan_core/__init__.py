@@ -10,9 +10,10 @@ discriminator's verdicts out. Around it:
 - ``gan_core.evaluation``: the evaluation classifier and the quality metrics.
 - ``gan_core.explorer``: what the web app shows, as plain functions of plain values.
 - ``gan_core.web``: what runs in a browser (gan_web.js) and the static site built around it.
+- ``gan_core.inversion``: pictures back to z (an encoder and refinement) and how unusual a picture is.
 
 Commands (``python -m gan_core.<verb>``): ``train``, ``sample``, ``evaluate``, ``export``,
-``build_site``, ``train_classifier``.
+``build_site``, ``train_classifier``, ``train_encoder``.
 """
 
 from gan_core.core.hub import load_discriminator, load_generator

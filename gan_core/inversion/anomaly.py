@@ -6,7 +6,7 @@ For a picture x in [-1, 1] and a z for it::
 
 As in f-AnoGAN, z = E(x) when the model ships an encoder, not the refined z* that the app shows and
 edits. Measured (benchmarks/inversion.py, results in benchmarks/results/inversion_*.json): the Fashion-MNIST
-model tells MNIST digits from its own test pictures with ROC AUC 0.977 at E(x) against 0.943 at z*, because
+model tells 200 MNIST digits from 200 of its own test pictures with ROC AUC 0.977 at E(x), 0.943 at z*, because
 refinement also finds z for pictures unlike the training data (a "1" becomes trousers); E, trained only on
 the training data, does not generalise to them. For the MNIST model both reach 0.9999. Without an encoder
 the refined z is used (``score_from`` says which).
