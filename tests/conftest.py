@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -52,3 +53,39 @@ def run_module_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """A headless Debian Chromium driven by Playwright, shared by a test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+def web_runtime_script():
+    """scripts/get_web_runtime.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("get_web_runtime", ROOT / "scripts" / "get_web_runtime.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def vendor(chromium_path) -> Path:
+    """assets/vendor/onnxruntime-web/, verified; fetched from the npm registry if missing (after Chromium is found)."""
+    runtime = web_runtime_script()
+    if runtime.is_installed(runtime.DEFAULT_DEST):
+        return runtime.DEFAULT_DEST
+    try:
+        dest, _ = runtime.fetch()
+    except runtime.WebRuntimeError as err:
+        reason = f"assets/vendor/onnxruntime-web is missing and could not be fetched ({err})"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return dest

@@ -6,12 +6,12 @@ Skips without /usr/bin/chromium, fails instead when REQUIRE_BROWSER=1 (the conft
 from __future__ import annotations
 
 import pytest
+from conftest import BROWSER_ARGS
 from app_fixtures import AppServer, make_model_folder
 from gradio_client import Client
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def page(server, chromium_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
         page.goto(server.url)
         page.wait_for_selector("#picture img")

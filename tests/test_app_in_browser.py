@@ -14,7 +14,6 @@ from gradio_client import Client
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VENDOR = ROOT / "assets" / "vendor" / "onnxruntime-web"
 
 
@@ -28,16 +27,6 @@ def server(tmp_path_factory, chromium_path):
     app = AppServer([grey, colour])
     yield app
     app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url, *, width=1280, height=1000, block_runtime=False):

@@ -14,7 +14,6 @@ from app_fixtures import ROOT, AppServer, make_model_folder
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VENDOR = ROOT / "assets" / "vendor" / "onnxruntime-web"
 LONG_SEARCH = 5000  # steps: several seconds on the 32 px model without an encoder, so Stop has something to stop
 
@@ -29,16 +28,6 @@ def server(tmp_path_factory, chromium_path):
     app = AppServer([grey, plain])
     yield app
     app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url):

@@ -10,10 +10,8 @@ the registry is reachable); REQUIRE_BROWSER=1 turns those skips into failures.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -42,7 +40,6 @@ from gan_core.web import static_site
 from gan_core.web.static_site import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LATENT_DIM = 6  # fewer than NUM_DIRECTIONS: sliders 7 and 8 stay hidden
 IMAGE_SIZE = 16
 NUM_SEEDS = 40
@@ -285,29 +282,6 @@ def test_cli_missing_model_as_a_process(tmp_path):
 # ------------------------------------------------------------------ the page in Chromium
 
 
-def web_runtime_script():
-    spec = importlib.util.spec_from_file_location("get_web_runtime", ROOT / "scripts" / "get_web_runtime.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def vendor(chromium_path) -> Path:
-    """assets/vendor/onnxruntime-web/, verified; fetched from the npm registry if missing (after Chromium is found)."""
-    runtime = web_runtime_script()
-    if runtime.is_installed(runtime.DEFAULT_DEST):
-        return runtime.DEFAULT_DEST
-    try:
-        dest, _ = runtime.fetch()
-    except runtime.WebRuntimeError as err:
-        reason = f"assets/vendor/onnxruntime-web is missing and could not be fetched ({err})"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return dest
-
-
 class StaticServer:
     """``python -m http.server`` on 127.0.0.1 serving ``folder``; its request log says what was fetched."""
 
@@ -342,16 +316,6 @@ def server(tmp_path_factory, exported_dir, vendor):
     server = StaticServer(out, root / "http.log")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url: str, viewport=(1280, 900)):

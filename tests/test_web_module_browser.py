@@ -8,8 +8,6 @@ those skips into failures.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BROWSER_ARGS
 import torch
 from test_onnx_export import trained_looking
 
@@ -30,7 +29,6 @@ from gan_core.core.onnx_export import export_onnx
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # (name, latent_dim, image_size, channels): a grey 28 px model and a colour 16 px one.
 MODELS = [("grey", 8, 28, 1), ("colour", 6, 16, 3)]
 PAGE = """<!doctype html><meta charset="utf-8"><title>gan_web</title>
@@ -41,29 +39,6 @@ PAGE = """<!doctype html><meta charset="utf-8"><title>gan_web</title>
   window.ready = gan.loadRuntime('./vendor/onnxruntime-web/').then(() => true);
 </script>
 """
-
-
-def web_runtime_script():
-    spec = importlib.util.spec_from_file_location("get_web_runtime", ROOT / "scripts" / "get_web_runtime.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def vendor(chromium_path) -> Path:
-    """assets/vendor/onnxruntime-web/, verified; fetched from the npm registry if missing (after Chromium is found)."""
-    runtime = web_runtime_script()
-    if runtime.is_installed(runtime.DEFAULT_DEST):
-        return runtime.DEFAULT_DEST
-    try:
-        dest, _ = runtime.fetch()
-    except runtime.WebRuntimeError as err:
-        reason = f"assets/vendor/onnxruntime-web is missing and could not be fetched ({err})"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return dest
 
 
 def free_port() -> int:
@@ -114,7 +89,7 @@ def page(site, chromium_path):
 
     url, _ = site
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS)
         page = browser.new_page()
         page.requested = []
         page.on("request", lambda request: page.requested.append(request.url))
