@@ -32,7 +32,6 @@ from pathlib import Path
 from common import ROOT, header, percentile, write_result
 
 sys.path.insert(0, str(ROOT / "tests"))
-import psutil  # noqa: E402  (installed with gradio)
 from app_fixtures import AppServer  # noqa: E402
 from hostile import call, picture_component, probe  # noqa: E402
 
@@ -77,7 +76,9 @@ def load(clients: int, requests: int, one_request) -> dict:
 
 
 def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+    """Resident memory of a process in MiB, from /proc/PID/status (VmRSS, in kB)."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
