@@ -140,6 +140,21 @@ class Generator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
         return self.net(z)
 
 
+def downsampling_stack(channels: int, features: int, plan: StackPlan) -> tuple[list[nn.Module], int]:
+    """D's body, also the encoder's: image (B, channels, s, s) -> (B, width, base, base); returns (layers, width).
+
+    Strided convolutions halve the side and double the width; LeakyReLU(0.2); BatchNorm on every layer
+    but the first (DCGAN guideline: none on the input layer).
+    """
+    width = features
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+    for _ in range(plan.num_upsamples - 1):
+        # (B, width, s, s) -> (B, 2 width, s / 2, s / 2)
+        layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True)]
+        width *= 2
+    return layers, width
+
+
 class Discriminator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
     """D: image (B, channels, image_size, image_size) in [-1, 1] -> logit (B,).
 
@@ -156,17 +171,7 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
         self.channels = channels
         self.d_features = d_features
 
-        # No BatchNorm on D's input layer (DCGAN guideline).
-        width = d_features
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-        for _ in range(plan.num_upsamples - 1):
-            # (B, width, s, s) -> (B, 2 width, s / 2, s / 2)
-            layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            width *= 2
+        layers, width = downsampling_stack(channels, d_features, plan)
         # (B, width, base, base) -> (B, 1, 1, 1): one logit per image.
         layers.append(nn.Conv2d(width, 1, plan.base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)

@@ -19,7 +19,7 @@ from torch import nn
 
 from gan_core.core.checks import check_positive_int
 from gan_core.core.latent import check_noise_kind
-from gan_core.core.models import _HUB_KWARGS, MAX_FEATURES, MAX_LATENT_DIM, Discriminator, check_channels, init_dcgan_weights, plan_stack
+from gan_core.core.models import _HUB_KWARGS, MAX_FEATURES, MAX_LATENT_DIM, Discriminator, check_channels, downsampling_stack, init_dcgan_weights, plan_stack
 
 
 class Encoder(nn.Module, PyTorchModelHubMixin, **{**_HUB_KWARGS, "tags": ["dcgan", "gan", "gan-inversion", "gan_core"]}):
@@ -43,12 +43,7 @@ class Encoder(nn.Module, PyTorchModelHubMixin, **{**_HUB_KWARGS, "tags": ["dcgan
         self.e_features = e_features
         self.noise = noise
 
-        width = e_features
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # no BatchNorm on the input layer
-        for _ in range(plan.num_upsamples - 1):
-            # (B, width, s, s) -> (B, 2 width, s / 2, s / 2)
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True)]
-            width *= 2
+        layers, width = downsampling_stack(channels, e_features, plan)  # D's body
         # (B, width, base, base) -> (B, latent_dim, 1, 1); a bias, since z need not be centred per picture.
         layers.append(nn.Conv2d(width, latent_dim, plan.base, 1, 0, bias=True))
         if noise == "uniform":
