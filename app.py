@@ -313,7 +313,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     def select_model(model, seed):
         """Switch model keeping the seed (a found z belongs to its model: seed 0 instead): everything that follows the model, redrawn."""
         explorer.get(model)
-        changed = updates(ExploreState(model, 0 if seed is None or seed == "" else seed))
+        changed = updates(ExploreState(model, 0 if views.no_seed(seed) else seed))
         del changed[c["model"]]  # the dropdown itself already shows it
         return changed
 
@@ -402,7 +402,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
     @gpu
     def sheet_view(model, seed, psi, z):
-        if (seed is None or seed == "") and not z:
+        if views.no_seed(seed) and not z:
             return gr.skip()  # the seed box is being edited: nothing to show yet
         return explorer.on(best_device()).direction_sheet(model, seed, psi, z)
 

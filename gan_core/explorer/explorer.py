@@ -89,6 +89,11 @@ def found_latent(z) -> tuple[float, ...] | None:
     return tuple(float(value) for value in z)
 
 
+def no_seed(seed) -> bool:
+    """The seed box is empty (None or ""): the page shows a found picture's z, or the box is being edited."""
+    return seed is None or seed == ""
+
+
 def shareable(value: float) -> float:
     """``value`` at the precision a shared state carries (6 significant digits, at most 6 decimals): a found z is
     kept at this precision, so its picture, its JSON and its link all draw exactly the same picture."""
@@ -200,7 +205,7 @@ class Explorer:
         """
         self.get(model)
         found = found_latent(z)
-        if found is not None and (seed is None or seed == ""):
+        if found is not None and no_seed(seed):
             return ExploreState(model, z=found, psi=psi, amounts=tuple(amounts))
         return ExploreState(model, check_seed(seed), psi=psi, amounts=tuple(amounts))
 
