@@ -455,9 +455,9 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
     with gr.Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
         gr.Markdown(INTRO)
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="model-row"):
             model = c["model"] = gr.Dropdown(explorer.names, label="Model", info="loaded when the app started", scale=1, elem_id="model", **props["model"])
-            c["model_info"] = gr.Markdown(**props["model_info"])
+            c["model_info"] = gr.Markdown(elem_id="model-info", **props["model_info"])
 
         with gr.Tabs(elem_id="tabs") as tabs:
             # ---------------------------------------------------------------- Explore
