@@ -80,6 +80,14 @@ def data_url(image: np.ndarray) -> str:
     return png_data_url(png_bytes(image))
 
 
+def jpeg_data_url(image: np.ndarray, quality: int = 90) -> str:
+    """A ``data:image/jpeg;base64,...`` URL of a uint8 RGB image (H, W, 3), no chroma subsampling: for pictures redrawn
+    many times a second, where a smooth heat map makes a PNG ten times slower to write and twice as large."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def save_png(image: np.ndarray, path) -> None:
     """Write a uint8 image (H, W[, 3]) as a PNG file."""
     Image.fromarray(image).save(path)
