@@ -153,7 +153,8 @@ def _rank_worker(rank: int, port: int, argv: list[str], out_dir: str, report_dir
 
 @pytest.mark.slow
 def test_two_processes_equal_one_process_of_the_same_global_batch(tmp_path):
-    args = [*TINY_ARGS, "--steps", "8", "--sync-batchnorm"]
+    # fp32: bf16 autocast (the default on CPUs with bf16 hardware) rounds the two sums differently, ~3e-4 apart.
+    args = [*TINY_ARGS, "--steps", "8", "--sync-batchnorm", "--amp", "off"]
     assert train.main([*args, "--out-dir", str(tmp_path / "one")]) == 0
     reports = tmp_path / "reports"
     reports.mkdir()

@@ -193,3 +193,38 @@ def test_a_checkpoint_records_how_many_processes_trained_it(tmp_path):
             check_checkpoint(state | {"world_size": bad})
     del state["world_size"]  # a checkpoint from before multi-process training: one process
     check_checkpoint(state)
+
+
+@pytest.mark.parametrize(
+    ("amp", "channels_last", "bf16_hw", "x86", "want_bf16", "want_cl"),
+    [
+        ("auto", "auto", True, True, True, True),  # this machine: AVX-512 BF16
+        ("auto", "auto", False, True, False, True),  # an x86 CPU without bf16 hardware: fp32, channels_last
+        ("auto", "auto", False, False, False, False),  # elsewhere (an ARM CPU): plain fp32
+        ("off", "off", True, True, False, False),  # told: plain fp32 whatever the CPU
+        ("bf16", "on", False, False, True, True),  # told: as asked
+    ],
+)
+def test_cpu_speed_settings_follow_the_hardware_unless_told(monkeypatch, amp, channels_last, bf16_hw, x86, want_bf16, want_cl):
+    from gan_core.training import trainer
+
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: bf16_hw)
+    monkeypatch.setattr(trainer, "cpu_prefers_channels_last", lambda: x86)
+    run = TrainConfig.from_flat(amp=amp, channels_last=channels_last).run
+    dtype, memory_format, note = trainer.speed_settings(run, torch.device("cpu"))
+    assert (dtype is torch.bfloat16, memory_format is torch.channels_last) == (want_bf16, want_cl)
+    assert ("bf16 autocast" in note) == want_bf16 and ("channels_last" in note) == want_cl
+
+
+def test_bf16_channels_last_training_learns_like_fp32(tmp_path):
+    """The CPU default (bf16 autocast + channels_last where the hardware has them) trains the same game:
+    losses finite and close to the fp32 run's after the same steps, and the exported G loads in fp32."""
+    _, fast = run_tiny(tmp_path, "fast", amp="bf16", channels_last="on", steps=24)
+    _, plain = run_tiny(tmp_path, "plain", amp="off", channels_last="off", steps=24)
+    last = [json.loads((tmp_path / name / "train_log.jsonl").read_text().splitlines()[-1]) for name in ("fast", "plain")]
+    for key in ("loss_d", "loss_g"):
+        assert all(torch.isfinite(torch.tensor(r[key])) for r in last)
+        assert abs(last[0][key] - last[1][key]) < 0.5, (key, last)
+    weights = load_file(tmp_path / "fast" / "generator" / "model.safetensors")
+    assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
+    assert fast["step"] == plain["step"] == 24

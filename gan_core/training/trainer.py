@@ -83,6 +83,42 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX). Without it bf16 autocast is
+    emulated and slower than fp32."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # private helpers: a torch without them gets the safe answer
+        return False
+
+
+def cpu_prefers_channels_last() -> bool:
+    """Whether oneDNN runs this CPU's convolutions in channels_last (NHWC) natively: x86 with AVX2 or
+    AVX-512. Measured here (AVX-512): +27% training images/s in fp32, +22% under bf16."""
+    return torch.backends.mkldnn.is_available() and torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def speed_settings(run, device: torch.device) -> tuple[torch.dtype | None, torch.memory_format, str]:
+    """The autocast dtype and memory format a run trains with, and a line saying what was chosen and why.
+
+    ``auto`` picks the fastest settings that keep quality (BENCHMARKS.md, "Quality at an equal time
+    budget"): bf16 autocast and channels_last on CUDA; on a CPU, bf16 where it computes bf16 in
+    hardware and channels_last on x86 with AVX2/AVX-512; fp32 and contiguous elsewhere (MPS included).
+    """
+    cpu, cuda = device.type == "cpu", device.type == "cuda"
+    bf16_auto = cuda or (cpu and cpu_has_native_bf16())
+    channels_last_auto = cuda or (cpu and cpu_prefers_channels_last())
+    amp = run.amp == "bf16" or (run.amp == "auto" and bf16_auto)
+    channels_last = run.channels_last == "on" or (run.channels_last == "auto" and channels_last_auto)
+    why = ""
+    if cpu and run.amp == "auto":
+        why = " (this CPU computes bf16 in hardware)" if bf16_auto else " (no bf16 hardware on this CPU, so fp32)"
+    note = f"training in {'bf16 autocast' if amp else 'fp32'}{why}, {'channels_last' if channels_last else 'contiguous'} memory format"
+    if run.amp == "auto" or run.channels_last == "auto":
+        note += "; --amp off --channels-last off trains in plain fp32"
+    return (torch.bfloat16 if amp else None), (torch.channels_last if channels_last else torch.contiguous_format), note
+
+
 class EMA:
     """Exponential moving average of G's parameters, with a warm-up of the decay.
 
@@ -322,8 +358,7 @@ class Trainer:
             raise ValueError(f"{config.data.dataset} has {len(data)} images, fewer than one batch of {batch_size}; lower --batch-size.")
 
         cuda = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if (run.amp == "bf16" or (run.amp == "auto" and cuda)) else None
-        self.memory_format = torch.channels_last if (run.channels_last == "on" or (run.channels_last == "auto" and cuda)) else torch.contiguous_format
+        self.amp_dtype, self.memory_format, self.speed_note = speed_settings(run, self.device)
         if cuda:
             torch.backends.cudnn.benchmark = True
 
@@ -346,7 +381,6 @@ class Trainer:
         self._perm, self._perm_epoch = None, -1  # the current epoch's shuffle
         # The modules a training step runs: G and D themselves, or (several processes) their DDP wrappers.
         self._g_step, self._d_step = self.generator, self.discriminator
-        self._step_fn = torch.compile(self._train_step) if run.compile else self._train_step
         if checkpoint is not None:
             self._restore(checkpoint)
             saved_world_size = checkpoint.get("world_size", 1)
@@ -360,6 +394,10 @@ class Trainer:
                 )  # fmt: skip
         if distributed is not None:
             self._start_distributed()
+        if run.compile:
+            # G and D compiled, not the whole step: a compiled step holding two backward passes and the optimizer
+            # steps fails in torch 2.13 ("backward through the graph a second time").
+            self._g_step, self._d_step = torch.compile(self._g_step), torch.compile(self._d_step)
         if old_run:
             with self._writing(self.out_dir):
                 removed = remove_run_outputs(self.out_dir)
@@ -606,6 +644,41 @@ class Trainer:
         """Stop after the current step (safe to call from a signal handler): checkpoint, no export."""
         self.stop_requested = True
 
+    def _advance(self, stats: StepStats) -> None:
+        """One step of the run at ``self.step``: its batch and noise, the adversarial step, the EMA update; adds to ``stats``."""
+        batch_size = self.config.optim.batch_size
+        epoch, position = divmod(self.step, self.steps_per_epoch)
+        if self._perm_epoch != epoch:
+            self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
+        index = self._perm[position * batch_size : (position + 1) * batch_size]
+        noise = sample_noise(batch_size, self.config.model.latent_dim, self._step_generator(self.step), self.config.model.noise, self.device)
+        if self.world is not None:  # this process's share of the global batch
+            index, noise = self._share(index), self._share(noise)
+        stats.sums += self._train_step(self.images[index], noise)
+        stats.count += 1
+        self.ema.update(self.generator, self.step)
+        self.step += 1
+
+    def run_steps(self, count: int) -> dict[str, float]:
+        """Run ``count`` more steps, exactly the ones :meth:`train` would run next, and return their mean statistics.
+
+        For step-wise use (the app's live training): nothing is written, no limit or stop request is
+        looked at, and there is one host sync per call. Returns {"step": the step reached, "loss_d", "loss_g",
+        "d_real", "d_fake", "d_fake_after": means over the ``count`` steps (D's outputs as probabilities in [0, 1])}.
+        Single-process runs only.
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a whole number of at least 1, got {shown(count)}.")
+        if self.world is not None:
+            raise ValueError("run_steps is for single-process runs; a torchrun run trains with train().")
+        self.generator.train()
+        self.discriminator.train()
+        stats = StepStats.new(self.device)
+        for _ in range(count):
+            self._advance(stats)
+        means = (stats.sums / stats.count).tolist()  # the one host sync
+        return {"step": self.step, **dict(zip(STAT_NAMES, means))}
+
     def train(self) -> dict:
         """Run until the first limit (epochs, steps, max_minutes) or a stop request; checkpoint and export.
 
@@ -620,7 +693,7 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
-        run, batch_size = self.config.run, self.config.optim.batch_size
+        run = self.config.run
         if not run.has_limit:
             raise ValueError("Give at least one limit: epochs, steps or max_minutes.")
         target = self.target_steps()
@@ -644,17 +717,7 @@ class Trainer:
                 if agreed_stop is not None:
                     interrupted = agreed_stop == "stop"
                     break
-                epoch, position = divmod(self.step, self.steps_per_epoch)
-                if self._perm_epoch != epoch:
-                    self._perm, self._perm_epoch = self._epoch_permutation(epoch), epoch
-                index = self._perm[position * batch_size : (position + 1) * batch_size]
-                noise = sample_noise(batch_size, self.config.model.latent_dim, self._step_generator(self.step), self.config.model.noise, self.device)
-                if self.world is not None:  # this process's share of the global batch
-                    index, noise = self._share(index), self._share(noise)
-                stats.sums += self._step_fn(self.images[index], noise)
-                stats.count += 1
-                self.ema.update(self.generator, self.step)
-                self.step += 1
+                self._advance(stats)
                 bar.update(1)
 
                 epoch_end = self.step % self.steps_per_epoch == 0
