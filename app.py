@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import inspect
 import json
 import logging
 import os
@@ -61,6 +62,7 @@ from gan_core.explorer import Explorer, ExploreState, ModelView, live, sources_f
 from gan_core.explorer import explorer as views
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 from gan_core.inversion.invert import RefineConfig
+from gan_core.live import toy
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -94,6 +96,17 @@ high, and the percentile places it among real test pictures. Open the result in 
 """
 PROGRESS_EVERY = 0.25  # s between a search's progress updates to the page
 SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are scaled into it by the page
+
+TOY_NOTE = """
+**The 2-D game.** The same game as the image GAN, small enough to watch: G turns noise into points in the plane, the real
+data is a mixture of Gaussians, and the background is D's verdict D(x) at every point of the plane. D minimises BCE
+(real 1, fake 0), G the non-saturating loss −log D(G(z)), both with Adam. Press **Start** and watch G's points
+chase the places D calls real, and D move its verdict after them. G often piles onto a few modes (**mode collapse**):
+the line under the picture counts the modes G reaches. **One step, slowly** makes one D update and one G update
+and shows what each changed.
+"""
+TOY_CONCURRENCY = 1  # 2-D games training at once, whoever asks: each runs on one thread, the other core stays with the explorer
+TOY_STATE_SECONDS = 1800  # a visitor's game is forgotten this long after its last change (and when the page closes)
 
 # The live path's events: always the latest value, no progress overlay, no queue.
 LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
@@ -136,25 +149,40 @@ def engine_call(call: str) -> str:
     return f"(...args) => {{ window.ganWeb && window.ganWeb.{call}(...args); return []; }}"
 
 
-def ui(fn):
-    """Show a user error's sentence as a gr.Error: one short log line, no traceback (the signature stays ``fn``'s).
+@contextlib.contextmanager
+def user_errors(name: str):
+    """A user error's sentence becomes a gr.Error: one short log line, no traceback.
 
     Anything else is a bug: logged once with its traceback, and the visitor gets a plain sentence.
     """
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as err:
+        message = str(err)
+        logger.info("refused %s: %s", name, message[:200])
+        raise gr.Error(message, print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception:
+        logger.exception("%s failed", name)
+        raise gr.Error("The server could not do that (an internal error, logged for the developers).", print_exception=False) from None
+
+
+def ui(fn):
+    """``fn`` with its errors shown as user_errors does (the signature stays ``fn``'s); a generator stays a generator."""
+    if inspect.isgeneratorfunction(fn):  # a callback that streams: Gradio must still see a generator function
+
+        @functools.wraps(fn)
+        def streaming(*args):
+            with user_errors(fn.__name__):
+                yield from fn(*args)
+
+        return streaming
 
     @functools.wraps(fn)
     def wrapper(*args):
-        try:
+        with user_errors(fn.__name__):
             return fn(*args)
-        except (ValueError, FileNotFoundError) as err:
-            message = str(err)
-            logger.info("refused %s: %s", fn.__name__, message[:200])
-            raise gr.Error(message, print_exception=False) from None
-        except gr.Error:
-            raise
-        except Exception:
-            logger.exception("%s failed", fn.__name__)
-            raise gr.Error("The server could not do that (an internal error, logged for the developers).", print_exception=False) from None
 
     return wrapper
 
@@ -452,6 +480,19 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
         return live(explorer.interpolation_frame, args)
 
+    # Watch it train: the 2-D game. Each visitor's game lives in a gr.State (its first run or step creates it).
+    def toy_run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps):
+        """Train the 2-D game for ``steps`` steps (at most toy.MAX_RUN_STEPS and toy.MAX_RUN_SECONDS): a frame ~10 times a second."""
+        yield from toy.run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps)
+
+    def toy_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed):
+        """One D update, then one G update, shown slowly: the frame after both and what each changed."""
+        return toy.one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed)
+
+    def toy_reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed):
+        """A new, untrained 2-D game from the settings."""
+        return (*toy.reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed), None)
+
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
     with gr.Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
         gr.Markdown(INTRO)
@@ -594,6 +635,51 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                             elem_id="d-plot", **props["d_plot"],
                         )
 
+            # ---------------------------------------------------------------- Watch it train
+            with gr.Tab("Watch it train", id="live", elem_id="tab-live"):
+                # ---- The 2-D game (gan_core.live.toy) and "one step, slowly": their own section of this tab. ----
+                gr.Markdown("### The 2-D game", elem_id="toy-title")
+                toy_defaults = toy.ToyConfig()
+                with gr.Row(elem_id="toy-row"):
+                    with gr.Column(scale=5, min_width=320):
+                        toy_picture = gr.HTML(
+                            toy.reset(toy_defaults.mixture, toy_defaults.noise_dim, toy_defaults.lr_g, toy_defaults.lr_d, toy_defaults.d_steps,
+                                      toy_defaults.loss, toy_defaults.seed)[1],
+                            html_template=asset("templates/toy_frame.html"), elem_id="toy-picture",
+                        )  # fmt: skip
+                    with gr.Column(scale=4, min_width=300):
+                        gr.Markdown(TOY_NOTE, elem_classes="gan-note")
+                        with gr.Row(elem_classes="gan-controls"):
+                            toy_start = gr.Button("Start", variant="primary", elem_id="toy-start", elem_classes="gan-button", min_width=80)
+                            toy_stop = gr.Button("Stop", variant="stop", elem_id="toy-stop", elem_classes="gan-button", min_width=80)
+                            toy_one = gr.Button("One step, slowly", elem_id="toy-one-step", elem_classes="gan-button", min_width=140)
+                            toy_reset_button = gr.Button("Reset", elem_id="toy-reset", elem_classes="gan-button", min_width=80)
+                        toy_mixture = gr.Radio(
+                            [(m.label, m.name) for m in toy.MIXTURES.values()], value=toy_defaults.mixture, label="Real data", info="a new game", elem_id="toy-mixture"
+                        )
+                        toy_loss = gr.Radio(
+                            [("non-saturating: −log D(G(z))", "non-saturating"), ("minimax: log(1 − D(G(z)))", "minimax")], value=toy_defaults.loss,
+                            label="G's loss", info="the minimax loss saturates: G hardly moves while D rejects its points", elem_id="toy-loss",
+                        )  # fmt: skip
+                        with gr.Row():
+                            toy_lr_g = gr.Slider(0.0001, 0.01, value=toy_defaults.lr_g, step=0.0001, label="G's learning rate", elem_id="toy-lr-g")
+                            toy_lr_d = gr.Slider(0.0001, 0.01, value=toy_defaults.lr_d, step=0.0001, label="D's learning rate", elem_id="toy-lr-d")
+                        with gr.Row():
+                            toy_d_steps = gr.Slider(*toy.D_STEPS, value=toy_defaults.d_steps, step=1, label="D steps per G step", elem_id="toy-d-steps")
+                            toy_noise = gr.Slider(*toy.NOISE_DIMS, value=toy_defaults.noise_dim, step=1, label="Noise dimension", info="a new game", elem_id="toy-noise")
+                        with gr.Row(elem_classes="gan-controls"):
+                            toy_seed = gr.Number(
+                                toy_defaults.seed, label="Seed", info="a new game; press Enter", precision=0, minimum=0, maximum=SEED_MAX, elem_id="toy-seed"
+                            )
+                            toy_steps = gr.Slider(100, toy.MAX_RUN_STEPS, value=3000, step=100, label="Steps per Start", elem_id="toy-steps")
+                        gr.Markdown(
+                            f"Adam, betas {toy.BETAS}, batch {toy_defaults.batch_size}; G and D are MLPs of 2 × {toy_defaults.hidden}. A Start runs at most "
+                            f"{toy.MAX_RUN_SECONDS:.0f} s; learning rates, D steps and the loss apply to the running game.",
+                            elem_classes="gan-note",
+                        )
+                toy_slow = gr.HTML(None, html_template=asset("templates/toy_step.html"), elem_id="toy-slow")
+                toy_game = gr.State(None, time_to_live=TOY_STATE_SECONDS)
+
             # ---------------------------------------------------------------- Share
             with gr.Tab("Share", id="share", elem_id="tab-share") as share_tab:
                 gr.Markdown("The Explore state (model, seed, ψ, direction amounts) as a link or JSON. Paste either below to restore it.")
@@ -661,6 +747,20 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         # How it trained.
         gr.on([epoch.input, epoch.release], ui(explorer.timeline), [model, epoch], c["timeline"], api_name="timeline", **LIVE, **RAW)
+
+        # Watch it train: the 2-D game, in its own queue group with TOY_CONCURRENCY games at once (each capped in steps and
+        # seconds), so it cannot take the cores the explorer needs. Stop, a step or a reset ends this page's run.
+        toy_settings = [toy_mixture, toy_noise, toy_lr_g, toy_lr_d, toy_d_steps, toy_loss, toy_seed]
+        toy_group = {"concurrency_limit": TOY_CONCURRENCY, "concurrency_id": "toy"}
+        toy_running = toy_start.click(
+            ui(toy_run), [toy_game, *toy_settings, toy_steps], [toy_game, toy_picture], api_name="toy_run", show_progress="hidden", **toy_group, **RAW
+        )
+        toy_stop.click(None, None, None, cancels=[toy_running], queue=False)
+        toy_one.click(ui(toy_step), [toy_game, *toy_settings], [toy_game, toy_picture, toy_slow], api_name="toy_step", cancels=[toy_running], **toy_group, **RAW)
+        gr.on(
+            [toy_reset_button.click, toy_mixture.input, toy_noise.release, toy_seed.submit], ui(toy_reset), toy_settings, [toy_game, toy_picture, toy_slow],
+            api_name="toy_reset", cancels=[toy_running], show_progress="hidden", **toy_group, **RAW,
+        )  # fmt: skip
 
         # Share.
         share_tab.select(ui(share), state_inputs, [share_json, share_link], api_name="share", **RAW).then(

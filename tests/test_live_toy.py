@@ -76,6 +76,9 @@ def test_coverage_sentences():
     mixture = toy.get_mixture("ring8")
     everywhere = mixture.centres_tensor().repeat(10, 1)
     assert toy.mode_coverage(everywhere, mixture).covered == 8
+    assert toy.mode_coverage(everywhere, mixture).complete
+    spread = torch.cat([everywhere, torch.zeros(81, 2)])  # every mode covered, but most points on none
+    assert toy.mode_coverage(spread, mixture).covered == 8 and not toy.mode_coverage(spread, mixture).complete
     assert toy.mode_coverage(everywhere, mixture).sentence().startswith("All 8 modes covered")
     lost = torch.zeros(50, 2)
     assert toy.mode_coverage(lost, mixture).sentence().startswith("G has not found the data yet: 0% of its points")

@@ -116,12 +116,17 @@ class Coverage:
         """The fraction of G's points within ``sigmas`` sigma of some mode (the "high-quality" samples), in [0, 1]."""
         return sum(self.counts) / self.total if self.total else 0.0
 
+    @property
+    def complete(self) -> bool:
+        """Every mode covered, and most of G's points on one: what the page calls "all modes covered"."""
+        return self.covered == self.modes and self.on_modes >= 0.5
+
     def sentence(self) -> str:
         """What the coverage says about the game, in one or two sentences."""
         rule = f"a mode counts when at least {self.threshold} of G's {self.total} points lie within {self.sigmas:g}σ of it"
         if self.on_modes < 0.5:
             return f"G has not found the data yet: {self.on_modes:.0%} of its points lie near a mode; {self.covered} of {self.modes} modes covered ({rule})."
-        if self.covered == self.modes:
+        if self.complete:
             return f"All {self.modes} modes covered ({rule}); {self.on_modes:.0%} of G's points lie near a mode."
         return (
             f"Mode collapse: G's points sit on only {self.covered} of the {self.modes} modes ({rule}). "

@@ -1,0 +1,99 @@
+"""The 2-D game of "Watch it train" as visitors and API users reach it: a real server, gradio_client on /toy_run,
+/toy_step and /toy_reset (good and bad input), and a headless Chromium that starts a game, sees it redraw, stops it
+and runs one step slowly."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from app_fixtures import AppServer, make_model_folder
+from conftest import BROWSER_ARGS
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+SETTINGS = ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0]  # mixture, noise dim, lr G, lr D, D steps, loss, seed
+
+
+def decode(url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app-toy")
+    app = AppServer([make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8)])
+    yield app
+    app.stop()
+
+
+def test_a_game_runs_steps_and_goes_on_in_the_same_session(server):
+    client = Client(server.url, verbose=False)
+    frame, slow = client.predict(*SETTINGS, api_name="/toy_reset")
+    assert frame["step"] == 0 and slow is None and decode(frame["src"]).shape == (360, 360, 3)
+
+    job = client.submit(*SETTINGS, 60, api_name="/toy_run")
+    frames = job.result() and job.outputs()
+    assert len(frames) >= 2 and frames[0]["step"] == 0 and frames[-1]["step"] == 60
+    last = frames[-1]
+    assert last["modes"] == 8 and 0 <= last["covered"] <= 8 and "modes" in last["sentence"] and last["loss_d"] > 0
+
+    # The session's game goes on: one slow step is step 61, on the changed learning rate.
+    frame, slow = client.predict("ring8", 2, 0.002, 0.001, 1, "non-saturating", 0, api_name="/toy_step")
+    assert frame["step"] == slow["step"] == 61 and "lr G 0.002" in frame["settings"]
+    before, after_d, after_g = slow["terms"]
+    assert after_d["value"] > before["value"] and after_g["fake"] < after_d["fake"]
+    assert [decode(p["src"]).shape for p in slow["pictures"]] == [(360, 360, 3)] * 3
+
+    # Another visitor's game is their own.
+    frame, _ = Client(server.url, verbose=False).predict(*SETTINGS, api_name="/toy_step")
+    assert frame["step"] == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "args", "message"),
+    [
+        ("/toy_run", [*SETTINGS, 0], "Steps per run must be a whole number from 1 to 20000"),
+        ("/toy_run", ["ring8", 2, 5.0, 0.001, 1, "non-saturating", 0, 10], "G's learning rate must be a number from 1e-05 to 0.1"),
+        ("/toy_step", ["ring8", 2, 0.001, 0.001, 1, "hinge", 0], "G's loss must be one of non-saturating, minimax"),
+        ("/toy_reset", ["moons", 2, 0.001, 0.001, 1, "non-saturating", 0], "The real data must be one of ring8, grid25"),
+        ("/toy_reset", ["ring8", 99, 0.001, 0.001, 1, "non-saturating", 0], "The noise dimension must be a whole number from 1 to 16"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_sentence(server, endpoint, args, message):
+    with pytest.raises(AppError) as caught:
+        Client(server.url, verbose=False).predict(*args, api_name=endpoint)
+    assert message in str(caught.value)
+    assert server.alive() and "Traceback" not in server.log()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_game_redraws_while_it_trains_and_one_step_shows_the_terms(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(server.url)
+    page.get_by_role("tab", name="Watch it train").click()
+    picture = page.locator("#toy-picture img")
+    picture.wait_for()
+    seen = [picture.get_attribute("src")]
+    page.click("#toy-start")
+    for _ in range(2):  # the picture is redrawn at least twice while the game trains
+        page.wait_for_function("(old) => document.querySelector('#toy-picture img').src !== old", arg=seen[-1], timeout=20_000)
+        seen.append(picture.get_attribute("src"))
+    assert int(page.get_attribute("#toy-picture .gan-toy", "data-step")) > 0
+    page.click("#toy-stop")
+
+    page.click("#toy-one-step")
+    page.wait_for_selector("#toy-slow table tbody tr[data-when=\"after G's step\"]", timeout=20_000)
+    rows = page.locator("#toy-slow tbody tr")
+    assert rows.count() == 3
+    values = [[float(cell) for cell in rows.nth(i).locator("td").all_inner_texts()] for i in range(3)]
+    before, after_d, after_g = values
+    assert after_d[2] > before[2]  # D's step raised V on its batch
+    assert after_g[1] < after_d[1]  # G's step lowered E[log(1 - D(G(z)))]
+    assert page.locator("#toy-slow figure img").count() == 3
+    assert "raised" in page.inner_text("#toy-slow")
+    page.close()
