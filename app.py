@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 try:  # ZeroGPU Spaces: imported before torch, as the spaces package requires
@@ -480,18 +481,37 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
         return live(explorer.interpolation_frame, args)
 
-    # Watch it train: the 2-D game. Each visitor's game lives in a gr.State (its first run or step creates it).
-    def toy_run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps):
+    # Watch it train: the 2-D game. Each visitor's game lives in a gr.State (its first run or step creates it). Gradio keeps
+    # a closed page's state for an hour (for a reload): toy_games finds a closed page's game so that it is freed at once.
+    toy_games: weakref.WeakValueDictionary[str, toy.ToyGame] = weakref.WeakValueDictionary()
+
+    def toy_played(game: toy.ToyGame, request: gr.Request | None) -> toy.ToyGame:
+        session = session_of(request)
+        if session is not None:
+            toy_games[session] = game
+        return game
+
+    def toy_run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps, request: gr.Request):
         """Train the 2-D game for ``steps`` steps (at most toy.MAX_RUN_STEPS and toy.MAX_RUN_SECONDS): a frame ~10 times a second."""
-        yield from toy.run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps)
+        for played, frame in toy.run(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, steps):
+            yield toy_played(played, request), frame
 
-    def toy_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed):
+    def toy_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, request: gr.Request):
         """One D update, then one G update, shown slowly: the frame after both and what each changed."""
-        return toy.one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed)
+        game, frame, details = toy.one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed)
+        return toy_played(game, request), frame, details
 
-    def toy_reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed):
+    def toy_reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, request: gr.Request):
         """A new, untrained 2-D game from the settings."""
-        return (*toy.reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed), None)
+        game, frame = toy.reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed)
+        return toy_played(game, request), frame, None
+
+    def toy_closed(request: gr.Request):
+        """The page was closed: free its 2-D game (a run of it ends at its next step)."""
+        game = toy_games.pop(session_of(request), None) if session_of(request) is not None else None
+        if game is not None:
+            game.release()
+            logger.info("freed the 2-D game of a closed page")
 
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
     with gr.Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
@@ -761,6 +781,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
             [toy_reset_button.click, toy_mixture.input, toy_noise.release, toy_seed.submit], ui(toy_reset), toy_settings, [toy_game, toy_picture, toy_slow],
             api_name="toy_reset", cancels=[toy_running], show_progress="hidden", **toy_group, **RAW,
         )  # fmt: skip
+        demo.unload(toy_closed)
 
         # Share.
         share_tab.select(ui(share), state_inputs, [share_json, share_link], api_name="share", **RAW).then(

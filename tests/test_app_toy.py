@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import numpy as np
 import pytest
 from app_fixtures import AppServer, make_model_folder
-from conftest import BROWSER_ARGS
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -87,7 +87,7 @@ def test_the_game_redraws_while_it_trains_and_one_step_shows_the_terms(server, b
     page.click("#toy-stop")
 
     page.click("#toy-one-step")
-    page.wait_for_selector("#toy-slow table tbody tr[data-when=\"after G's step\"]", timeout=20_000)
+    page.wait_for_selector('#toy-slow table tbody tr[data-when="after G\'s step"]', timeout=20_000)
     rows = page.locator("#toy-slow tbody tr")
     assert rows.count() == 3
     values = [[float(cell) for cell in rows.nth(i).locator("td").all_inner_texts()] for i in range(3)]
@@ -96,4 +96,8 @@ def test_the_game_redraws_while_it_trains_and_one_step_shows_the_terms(server, b
     assert after_g[1] < after_d[1]  # G's step lowered E[log(1 - D(G(z)))]
     assert page.locator("#toy-slow figure img").count() == 3
     assert "raised" in page.inner_text("#toy-slow")
-    page.close()
+    page.close()  # the page's game is freed at once (Gradio would keep its state an hour)
+    deadline = time.monotonic() + 15
+    while "freed the 2-D game of a closed page" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "freed the 2-D game of a closed page" in server.log()

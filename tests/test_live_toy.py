@@ -264,3 +264,18 @@ def test_reset_starts_an_untrained_game():
     game, frame = toy.reset(*settings(mixture="grid25", seed=4))
     assert game.step == 0 and frame["modes"] == 25 and frame["covered"] < 25 and frame["loss_g"] is None
     assert frame["src"].startswith("data:image/jpeg;base64,")
+
+
+def test_a_released_game_frees_its_networks_and_is_replaced():
+    game, _ = toy.reset(*settings())
+    frames = toy.run(game, *settings(), 10_000, frame_seconds=0.0)
+    next(frames)
+    game.release()
+    assert game.generator is None and game.opt_d is None
+    assert list(frames) == []  # a run whose page closed ends quietly
+    with pytest.raises(ValueError, match="closed with its page"):
+        game.train(1)
+    with pytest.raises(ValueError, match="closed with its page"):
+        toy.frame(game)
+    fresh, frame, _ = toy.one_step(game, *settings())
+    assert fresh is not game and frame["step"] == 1

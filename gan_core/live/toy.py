@@ -255,7 +255,7 @@ class ToyGame:
     """One 2-D game: G, D, their Adam optimisers, the random stream, the step count and the fixed noise the picture shows.
 
     Not shared between threads: every method that changes the game holds ``lock`` (a stopped run may still be
-    finishing its last step when the next request arrives).
+    finishing its last step when the next request arrives). :meth:`release` frees it when its page closes.
     """
 
     def __init__(self, config: ToyConfig):
@@ -270,7 +270,18 @@ class ToyGame:
         self.shown_noise = torch.randn(SHOWN_FAKE, config.noise_dim, generator=self.random)  # (SHOWN_FAKE, noise_dim)
         self.step = 0
         self.last: dict[str, float] = {}  # the last step's losses and D's mean outputs
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.released = False
+
+    def release(self) -> None:
+        """Free the networks, optimisers and tensors (the page that played the game closed); it cannot be played again."""
+        with self.lock:
+            self.released = True
+            self.generator = self.discriminator = self.opt_g = self.opt_d = self.shown_real = self.shown_noise = None
+
+    def check_open(self) -> None:
+        if self.released:
+            raise ValueError("This 2-D game was closed with its page; press Reset or Start for a new one.")
 
     def configure(self, config: ToyConfig) -> None:
         """Take the settings that may change while the game runs (learning rates, D steps, loss)."""
@@ -327,6 +338,7 @@ class ToyGame:
     def train(self, steps: int) -> None:
         """``steps`` training steps: each ``d_steps`` updates of D on fresh batches, then one update of G."""
         with self.lock:
+            self.check_open()
             for _ in range(steps):
                 for _ in range(self.config.d_steps):
                     self.update_d(self.real_batch(), self.noise_batch())
@@ -376,7 +388,7 @@ class ToyGame:
 
 def prepared(game, config: ToyConfig) -> ToyGame:
     """``game`` with ``config``'s settings, or a new game when there is none or ``config`` makes a different one."""
-    if not isinstance(game, ToyGame) or game.config.game_key() != config.game_key():
+    if not isinstance(game, ToyGame) or game.released or game.config.game_key() != config.game_key():
         return ToyGame(config)
     with game.lock:
         game.configure(config)
@@ -483,9 +495,13 @@ def describe(config: ToyConfig) -> str:
 def frame(game: ToyGame) -> dict:
     """What the page shows of a game now: ``src`` (a PNG data URL of :func:`render`), the step, the last losses and
     D's mean outputs (None before the first step), the mode coverage and its sentence, and the settings."""
-    fake = game.shown_fake()
+    with game.lock:
+        game.check_open()
+        fake = game.shown_fake()
+        field = game.verdict_field(FIELD_RESOLUTION)
+        real = game.shown_real.numpy()
     coverage = mode_coverage(fake, game.mixture)
-    picture = render(game.verdict_field(FIELD_RESOLUTION), game.shown_real.numpy(), fake.numpy(), game.mixture.extent)
+    picture = render(field, real, fake.numpy(), game.mixture.extent)
     return {
         "src": jpeg_data_url(picture),
         "step": game.step,
@@ -534,14 +550,15 @@ def _frames(game: ToyGame, steps: int, max_seconds: float, frame_seconds: float)
     yield game, frame(game)
     start = last_frame = time.monotonic()
     done = 0
-    while done < steps and time.monotonic() - start < max_seconds:
+    while done < steps and time.monotonic() - start < max_seconds and not game.released:
         chunk = min(CHUNK_STEPS, steps - done)
         game.train(chunk)
         done += chunk
         if time.monotonic() - last_frame >= frame_seconds and done < steps:
             last_frame = time.monotonic()
             yield game, frame(game)
-    yield game, frame(game)
+    if not game.released:  # its page closed: nobody is watching
+        yield game, frame(game)
 
 
 def reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple[ToyGame, dict]:
@@ -571,6 +588,7 @@ def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple
     game = prepared(game, config)
     extent = game.mixture.extent
     with game.lock:
+        game.check_open()
         real, noise = game.real_batch(), game.noise_batch()  # (B, 2), (B, noise_dim)
         real_shown = real.numpy()
         before = game.terms(real, noise)
