@@ -51,6 +51,7 @@ def header(benchmark: str, script: str, argv: list[str] | None) -> dict:
     return {
         "benchmark": benchmark,
         "machine": machine(),
+        "threads": torch.get_num_threads(),
         "command": f"python benchmarks/{script} " + shlex.join(sys.argv[1:] if argv is None else argv),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default="runs/quality_at_budget", help="where the trained models are kept")
     p.add_argument("--classifier", help="evaluation classifier (default weights/classifiers/DATASET)")
+    p.add_argument("--fp32-too", action="store_true", help="also train ours in plain fp32 (--amp off --channels-last off) for the same budget")
     p.add_argument("--out", help="result JSON (default benchmarks/results/quality_at_budget_<dataset>.json)")
     args = p.parse_args(argv)
     if not args.minutes > 0:
@@ -67,16 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir)
     data = load_dataset(args.dataset, data_dir=args.data_dir)
 
-    # Ours: the library's defaults, limited by wall clock.
-    config = TrainConfig.from_flat(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
-                                   out_dir=str(work / "ours"), progress=False)
-    start = time.perf_counter()
-    trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py", overwrite=True)  # each run of the benchmark starts over
-    summary = trainer.train()
-    ours_seconds = time.perf_counter() - start
-    ours_exported = trainer.ema_generator().cpu().eval()
-    ours_raw = copy.deepcopy(trainer.generator).cpu().eval()
-    del trainer
+    # Ours: the library's defaults (and, with --fp32-too, the same in plain fp32), limited by wall clock.
+    def train_ours(name: str, **overrides) -> tuple[dict, str, float, torch.nn.Module, torch.nn.Module]:
+        config = TrainConfig.from_flat(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
+                                       out_dir=str(work / name), progress=False, **overrides)
+        start = time.perf_counter()
+        trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py", overwrite=True)  # each run of the benchmark starts over
+        summary = trainer.train()
+        print(f"{name}: {trainer.speed_note}; {summary['step']} steps", flush=True)
+        return summary, trainer.speed_note, time.perf_counter() - start, trainer.ema_generator().cpu().eval(), copy.deepcopy(trainer.generator).cpu().eval()
+
+    summary, speed_note, ours_seconds, ours_exported, ours_raw = train_ours("ours")
+    fp32 = train_ours("ours_fp32", amp="off", channels_last="off") if args.fp32_too else None
 
     # Baseline: the same budget.
     baseline_config = BaselineConfig(dataset=args.dataset, data_dir=args.data_dir, workers=args.workers, device=args.device, seed=args.seed,
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = {
         "ours (exported: EMA + recalibrated BN, eval)": eval_samples(ours_exported, n, args.seed),
         "ours (raw G, eval)": eval_samples(ours_raw, n, args.seed),
+        **({"ours in plain fp32 (exported, eval)": eval_samples(fp32[3], n, args.seed)} if fp32 else {}),
         "baseline (G in eval mode)": eval_samples(baseline_g, n, args.seed),
         "baseline (G in train mode, as pytorch/examples samples)": sample_train_mode(baseline_g, n, args.seed),
     }
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "ours_steps": summary["step"],
         "ours_epochs": round(summary["epochs"], 2),
         "ours_seconds_incl_export": round(ours_seconds, 1),
+        "ours_settings": speed_note,
+        **({"ours_fp32_steps": fp32[0]["step"], "ours_fp32_epochs": round(fp32[0]["epochs"], 2)} if fp32 else {}),
         "baseline_steps": baseline.steps,
         "baseline_epochs": round(baseline.steps / math.ceil(len(data) / baseline_config.batch_size), 2),
         "baseline_seconds": round(baseline.seconds, 1),

@@ -37,7 +37,9 @@ def throughput(result: dict) -> str:
     ours = result["ours"]
     lines = [f"### Training throughput ({result['dataset']}, batch {result['batch_size']}, {result['device']})", "",
              "| trainer | images/s (median) | windows min-max | peak RSS | ours / this |", "|---|---|---|---|---|",
-             f"| ours (`python -m gan_core.train`) | {ours['images_per_sec']:.0f} | {ours['min']:.0f}-{ours['max']:.0f} | {ours['peak_rss_mib']} MiB | 1.00 |"]
+             f"| ours (`python -m gan_core.train`, defaults) | {ours['images_per_sec']:.0f} | {ours['min']:.0f}-{ours['max']:.0f} | {ours['peak_rss_mib']} MiB | 1.00 |"]
+    for v in result.get("ours_variants", []):
+        lines.append(f"| ours, {v['variant']} | {v['images_per_sec']:.0f} | {v['min']:.0f}-{v['max']:.0f} | {v['peak_rss_mib']} MiB | {ours['images_per_sec'] / v['images_per_sec']:.2f} |")
     for b in result["baselines"]:
         lines.append(f"| pytorch/examples loop, {b['workers']} DataLoader workers | {b['images_per_sec']:.0f} | {b['min']:.0f}-{b['max']:.0f} | "
                      f"{b['peak_rss_mib']} MiB | {ours['images_per_sec'] / b['images_per_sec']:.2f} |")
@@ -46,7 +48,10 @@ def throughput(result: dict) -> str:
 
 def budget(result: dict) -> str:
     lines = [f"### Quality after {result['minutes_each']:g} minutes of training each ({result['dataset']}, {result['device']}, {result['num']} samples)", "",
-             f"Ours: {result['ours_steps']} steps ({result['ours_epochs']} epochs). Baseline: {result['baseline_steps']} steps ({result['baseline_epochs']} epochs).", "",
+             f"Ours: {result['ours_steps']} steps ({result['ours_epochs']} epochs)"
+             + (f", {result['ours_settings']}" if "ours_settings" in result else "")
+             + (f". Ours in plain fp32: {result['ours_fp32_steps']} steps ({result['ours_fp32_epochs']} epochs)" if "ours_fp32_steps" in result else "")
+             + f". Baseline: {result['baseline_steps']} steps ({result['baseline_epochs']} epochs).", "",
              HEADER]
     lines += [metric_row(name, scores) for name, scores in result["scores"].items()]
     lines.append(metric_row("floor (real test vs train)", result["floor"]))

