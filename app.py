@@ -694,7 +694,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                             toy_steps = gr.Slider(100, toy.MAX_RUN_STEPS, value=3000, step=100, label="Steps per Start", elem_id="toy-steps")
                         gr.Markdown(
                             f"Adam, betas {toy.BETAS}, batch {toy_defaults.batch_size}; G and D are MLPs of 2 × {toy_defaults.hidden}. A Start runs at most "
-                            f"{toy.MAX_RUN_SECONDS:.0f} s; learning rates, D steps and the loss apply to the running game.",
+                            f"{toy.MAX_RUN_SECONDS:.0f} s. New learning rates, D steps or loss keep the game: they apply from the next Start or step.",
                             elem_classes="gan-note",
                         )
                 toy_slow = gr.HTML(None, html_template=asset("templates/toy_step.html"), elem_id="toy-slow")
