@@ -8,14 +8,15 @@ import math
 import pytest
 import torch
 
+from gan_core.core.data import make_synthetic
 from gan_core.evaluation.classifier import predict
 from gan_core.evaluation.classifier_training import ClassifierConfig, train_classifier
-from gan_core.core.data import make_synthetic
 from gan_core.evaluation.metrics import (
     Reference,
     class_histogram,
     class_kl,
     classes_hit,
+    density_coverage,
     inception_score,
     knn_radii,
     memorisation,
@@ -110,6 +111,24 @@ def test_nearest_distances_known_pixels():
     assert nearest_distances(queries, train).tolist() == pytest.approx([0.0, 0.4], abs=1e-6)
 
 
+def test_nearest_distances_leave_one_out():
+    train = torch.tensor([0, 51, 255], dtype=torch.uint8).view(3, 1, 1, 1)
+    # Each picture's nearest *other* picture: 0 -> 51 (0.2), 51 -> 0 (0.2), 255 -> 51 (0.8); -1 excludes nothing.
+    distances = nearest_distances(train, train, exclude=torch.tensor([0, 1, -1]))
+    assert distances.tolist() == pytest.approx([0.2, 0.2, 0.0], abs=1e-6)
+    assert nearest_distances(train[2:], train, exclude=torch.tensor([2])).tolist() == pytest.approx([0.8], abs=1e-6)
+
+
+def test_density_coverage_known_values():
+    real = torch.arange(10.0)[:, None]  # 0, 1, ..., 9 on a line; k=2 radii: 2 at the ends, 1 inside
+    # Identical sets: every ball holds 3 samples (its centre and 2 neighbours): density 30 / (10 k) = 1.5.
+    density, coverage = density_coverage(real, real.clone(), k=2)
+    assert coverage == 1.0 and density == pytest.approx(1.5)
+    # One sample at 4.5 lies in the balls of 4 and 5 only (radius 1): density 2 / k, coverage 2 of 10.
+    assert density_coverage(real, torch.tensor([[4.5]]), k=2) == pytest.approx((1.0, 0.2))
+    assert density_coverage(real, real + 100.0, k=2) == (0.0, 0.0)
+
+
 # ----------------------------------------------------------------------------- on images
 
 
@@ -165,7 +184,7 @@ def test_a_collapsed_generator_hits_one_class(reference, synthetic_sets):
     collapsed = one_class[torch.arange(reference.num) % len(one_class)]  # (N, C, H, W), all class 0
     scores, floor = reference.score(collapsed), reference.floor()
     assert scores["classes_hit"] == 1 and floor["classes_hit"] == 3
-    assert scores["class_kl"] > 1.5 > 0.1 > floor["class_kl"]
+    assert scores["class_kl"] > 1.5 and floor["class_kl"] < 0.1
     assert scores["inception_score"] < 1.2 < floor["inception_score"]
     assert scores["recall"] < 0.5 * floor["recall"]
 

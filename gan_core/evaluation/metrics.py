@@ -29,6 +29,7 @@ from gan_core.core.images import to_model_range
 from gan_core.evaluation.classifier import Classifier, predict
 
 NEAREST_K = 3  # Kynkaenniemi et al.'s k for the manifold radii
+DENSITY_K = 5  # Naeem et al.'s k for density and coverage
 HIT_FRACTION = 0.2  # a class is "hit" when it gets at least this fraction of its real share
 COPY_QUANTILE = 0.01  # a "near copy" is closer to the training set than 99% of real test images
 COPY_FLAG = 0.05  # flag memorisation when 5x more samples than expected are near copies
@@ -89,6 +90,25 @@ def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k
     return precision, recall
 
 
+def density_coverage(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = DENSITY_K) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020). Features (N, F) -> (density, coverage).
+
+    With B_i the ball around real feature i reaching its k-th nearest real neighbour: density is the
+    mean number of real balls holding a fake sample, over k (about 1 when fake and real match, above 1
+    when samples crowd where real data is dense; unlike precision, robust to real outliers); coverage
+    is the share of real balls holding at least one fake sample (in [0, 1]; a diversity measure).
+    """
+    real_features, fake_features = real_features.float(), fake_features.float()
+    radii = knn_radii(real_features, k)
+    inside_count = torch.zeros(len(fake_features))
+    covered = torch.zeros(len(real_features), dtype=torch.bool)
+    for start in range(0, len(fake_features), 1024):
+        inside = torch.cdist(fake_features[start : start + 1024], real_features) <= radii[None]  # (f, N)
+        inside_count[start : start + 1024] = inside.sum(1).float()
+        covered |= inside.any(0)
+    return inside_count.mean().item() / k, covered.float().mean().item()
+
+
 def class_histogram(probs: torch.Tensor) -> torch.Tensor:
     """Share of samples per predicted class: probs (N, K) -> (K,) summing to 1."""
     counts = torch.bincount(probs.argmax(-1), minlength=probs.shape[1]).double()
@@ -124,11 +144,25 @@ def inception_score(probs: torch.Tensor) -> float:
     return float(math.exp((probs * (probs.log() - marginal.log())).sum(1).mean()))
 
 
-def nearest_distances(queries_uint8: torch.Tensor, train_uint8: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-    """Per query, the L2 pixel distance (pixels in [0, 1]) to its nearest training image: (Q,)."""
+def nearest_distances(
+    queries_uint8: torch.Tensor, train_uint8: torch.Tensor, chunk: int = 512, *, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per query, the L2 pixel distance (pixels in [0, 1]) to its nearest training image: (Q,).
+
+    ``exclude`` (Q,) int64: the row of ``train_uint8`` that *is* each query (-1 for none), left out of
+    its search: the distance of a training picture to the nearest *other* one (leave-one-out).
+    """
     queries = queries_uint8.flatten(1).float() / 255
     train = train_uint8.flatten(1).float() / 255
-    return _pairwise_min_over(queries, train, None, chunk)
+    if exclude is None:
+        return _pairwise_min_over(queries, train, None, chunk)
+    out = []
+    for part, own in zip(queries.split(chunk), exclude.split(chunk)):
+        dist = torch.cdist(part, train)  # (q, K)
+        rows = (own >= 0).nonzero().flatten()
+        dist[rows, own[rows]] = float("inf")
+        out.append(dist.min(1).values)
+    return torch.cat(out)
 
 
 def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
@@ -137,6 +171,10 @@ def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
     ``copy_fraction``: share of samples closer to a training image than the 1st percentile of the test
     images' distances (about 0.01 when the generator does not copy). ``flagged`` when it exceeds 0.05.
     ``nn_ratio``: median sample distance / median test distance (much below 1 means copying).
+
+    With fewer than 100 test distances (a small folder) the 1st percentile lies at the smallest of them,
+    so about 1 / len(test_nn) of a non-copying generator's samples fall under it by chance: the flag
+    then needs twice that.
     """
     threshold = torch.quantile(test_nn.double(), COPY_QUANTILE).item()
     copy_fraction = (fake_nn.double() < threshold).double().mean().item()
@@ -145,7 +183,7 @@ def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
         "nn_distance_median": median_fake,
         "nn_ratio": median_fake / median_test if median_test > 0 else float("nan"),
         "copy_fraction": copy_fraction,
-        "memorisation_flag": bool(copy_fraction > COPY_FLAG),
+        "memorisation_flag": bool(copy_fraction > max(COPY_FLAG, 2 / len(test_nn))),
     }
 
 
@@ -182,7 +220,7 @@ class Reference:
         kid_subset_size: int = 1_000,
         kid_subsets: int = 100,
         seed: int = 0,
-    ) -> "Reference":
+    ) -> Reference:
         """Draw ``num`` train and test images (fewer when a split is smaller: the count is capped at
         the smaller split so that samples, reference and floor all have the same size)."""
         if isinstance(num, bool) or not isinstance(num, int) or num < 2:
@@ -190,7 +228,9 @@ class Reference:
         if train_images.dtype != torch.uint8 or test_images.dtype != torch.uint8:
             raise ValueError("reference images must be uint8 (N, C, H, W).")
         if train_images.shape[1:] != test_images.shape[1:]:
-            raise ValueError(f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape.")
+            raise ValueError(
+                f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape."
+            )
         count = min(num, len(train_images), len(test_images))
         if count <= NEAREST_K:
             raise ValueError(f"need more than {NEAREST_K} images per split, got {count}.")
@@ -202,9 +242,17 @@ class Reference:
         mem = min(memorisation_samples, count)
         test_nn = nearest_distances(test_sample[:mem], train_images)
         return cls(
-            classifier=classifier, train_sample=train_sample, train_all=train_images, test_sample=test_sample,
-            test_hist=class_histogram(test_probs), real_features=real_features, test_nn=test_nn,
-            memorisation_samples=mem, kid_subset_size=min(kid_subset_size, count), kid_subsets=kid_subsets, seed=seed,
+            classifier=classifier,
+            train_sample=train_sample,
+            train_all=train_images,
+            test_sample=test_sample,
+            test_hist=class_histogram(test_probs),
+            real_features=real_features,
+            test_nn=test_nn,
+            memorisation_samples=mem,
+            kid_subset_size=min(kid_subset_size, count),
+            kid_subsets=kid_subsets,
+            seed=seed,
         )
 
     @property

@@ -2,7 +2,9 @@
 
 The floor of a metric is the same metric for real test images against the same training images.
 The feature extractor is the dataset's evaluation classifier (``weights/classifiers/<dataset>``,
-trained by ``python -m gan_core.train_classifier``). The command is ``python -m gan_core.evaluate``.
+trained by ``python -m gan_core.train_classifier``), or, for a folder of pictures (no labels, no
+classifier) and on request, the fixed random CNN of :mod:`gan_core.evaluation.label_free`.
+The command is ``python -m gan_core.evaluate``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from gan_core.core import hub
 from gan_core.core.data import load_dataset, parse_dataset_name
 from gan_core.evaluation.classifier import Classifier
+from gan_core.evaluation.label_free import HELD_OUT_FRACTION, LABEL_FREE_INFO, LabelFreeReference, split_folder
 from gan_core.evaluation.metrics import METRIC_INFO, Reference
 from gan_core.pipeline import GanPipeline
 
@@ -51,6 +54,58 @@ def build_reference(
     return Reference.build(classifier, train.images, test.images, num, seed=seed, **reference_kwargs)
 
 
+def is_folder(dataset: str) -> bool:
+    """Whether ``dataset`` is a folder of pictures (``folder:PATH``): no labels, no test split, no classifier."""
+    return parse_dataset_name(dataset).key == "folder"
+
+
+def folder_path(dataset: str) -> Path:
+    """The folder of a ``folder:PATH`` dataset, ``~`` expanded."""
+    return Path(parse_dataset_name(dataset).arg).expanduser()
+
+
+def build_label_free_reference(
+    dataset: str,
+    *,
+    image_size: int,
+    channels: int,
+    data_dir: str | None = None,
+    num: int = 10_000,
+    seed: int = 0,
+    download: bool = False,
+    **reference_kwargs,
+) -> tuple[LabelFreeReference, str]:
+    """The label-free reference of ``dataset`` at the generator's size and channels, and one sentence saying what the two real sides are.
+
+    A folder is loaded as training loaded it (short side resized, centre-cropped) and split by
+    :func:`split_folder`; a dataset with splits uses its train and test splits.
+    """
+    if is_folder(dataset):
+        pictures = load_dataset(dataset, image_size=image_size, channels=channels, download=download).images
+        train_index, held_index = split_folder(pictures)
+        reference = LabelFreeReference.build(
+            pictures[train_index], pictures[held_index], num, test_seen=True, seed=seed, **reference_kwargs
+        )
+        sides = (
+            f"the floor's real side is the {len(held_index):,} pictures held out of the folder's {len(pictures):,} "
+            f"({HELD_OUT_FRACTION:.0%} with the smallest SHA-256 of their pixels), the reference is drawn from the other {len(train_index):,}"
+        )
+        return reference, sides
+    train = load_dataset(dataset, split="train", data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    test = load_dataset(dataset, split="test", data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    reference = LabelFreeReference.build(train.images, test.images, num, seed=seed, **reference_kwargs)
+    return (
+        reference,
+        f"the reference is drawn from the {len(train):,} training images, the floor's real side from the {len(test):,} test images",
+    )
+
+
+def not_available(dataset: str) -> str:
+    """One line: what the label-free path does not measure, and why."""
+    why = "a folder of pictures has neither" if is_folder(dataset) else "--features random leaves the classifier out"
+    return f"class KL, classes hit and the Inception-Score analogue: they need labels and a classifier of {dataset} ({why})."
+
+
 def check_compatible(pipeline: GanPipeline, reference: Reference, dataset: str) -> None:
     """ValueError unless the generator makes pictures of the reference's shape."""
     shape = tuple(reference.train_sample.shape[1:])
@@ -62,24 +117,37 @@ def check_compatible(pipeline: GanPipeline, reference: Reference, dataset: str) 
         )
 
 
-def evaluate(pipeline: GanPipeline, reference: Reference, seed: int = 0, noise: str | None = None) -> dict:
+def evaluate(pipeline: GanPipeline, reference: Reference | LabelFreeReference, seed: int = 0, noise: str | None = None) -> dict:
     """Metrics of ``reference.num`` samples of the pipeline and of the real floor: {"generated", "floor"}."""
     images = pipeline.generate(reference.num, seed, noise=noise).uint8  # (N, C, H, W) uint8
     return {"generated": reference.score(images), "floor": reference.floor()}
 
 
 def _fmt(name: str, value) -> str:
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return str(value)
     if not math.isfinite(value):
         return str(value)
     return f"{value:.4g}" if name == "kid" else f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
 
 
+def label_free(result: dict) -> bool:
+    """Whether ``result`` was measured by the label-free path (random-CNN features)."""
+    return result.get("features") == "random"
+
+
 def table_rows(result: dict) -> list[tuple[str, str, str, str]]:
     """[header, (metric, better, generated, floor), ...] of a result of :func:`evaluate`."""
-    rows = [("metric", "better", "generated", "floor (real test)")]
-    for name, (label, better) in METRIC_INFO.items():
+    if label_free(result):
+        floor = "floor (held-out pictures)" if is_folder(result["dataset"]) else "floor (real test)"
+        info = {
+            name: (label.format(features=result["feature_space"].split(" ")[0]), better)
+            for name, (label, better) in LABEL_FREE_INFO.items()
+        }
+    else:
+        floor, info = "floor (real test)", METRIC_INFO
+    rows = [("metric", "better", "generated", floor)]
+    for name, (label, better) in info.items():
         rows.append((label, better, _fmt(name, result["generated"][name]), _fmt(name, result["floor"][name])))
     rows.append(("memorisation flag", "False", str(result["generated"]["memorisation_flag"]), str(result["floor"]["memorisation_flag"])))
     return rows
@@ -97,6 +165,14 @@ def format_table(result: dict, markdown: bool = False) -> str:
 
 def summary(result: dict) -> str:
     """One paragraph: how the metrics were measured."""
+    if label_free(result):
+        return (
+            f"Measured on {result['num']:,} samples (seed {result['seed']}) against {result['num']:,} real "
+            f"{result['dataset']} pictures, in the feature space `{result['feature_space']}`: a fixed, randomly initialised CNN "
+            "(no labels or downloaded weights needed; Naeem et al. 2020), so the numbers compare models of this dataset scored the "
+            f"same way, not FIDs from papers. The floor is the same metric for real pictures outside the reference: {result['real_sides']}. "
+            f"Not measured: {result['not_available']}"
+        )
     return (
         f"Measured on {result['num']:,} samples (seed {result['seed']}) against {result['num']:,} real "
         f"{result['dataset']} training images, with the evaluation classifier `{result['classifier']}` "
@@ -107,7 +183,13 @@ def summary(result: dict) -> str:
 
 def manifest_record(result: dict) -> dict:
     """What a run manifest keeps of an evaluation (its ``evaluation`` field), to render the card from."""
-    return {"summary": summary(result), "rows": [list(r) for r in table_rows(result)], "command": result["command"], "date": result["date"], "result": result}
+    return {
+        "summary": summary(result),
+        "rows": [list(r) for r in table_rows(result)],
+        "command": result["command"],
+        "date": result["date"],
+        "result": result,
+    }
 
 
 def card_section(result: dict) -> str:
@@ -117,7 +199,7 @@ def card_section(result: dict) -> str:
 
 def update_card(card: str, section: str) -> str:
     """Replace the card's ``## Metrics`` section (up to the next ``## `` heading) or append one."""
-    pattern = re.compile(r"^## Metrics\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^## Metrics\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(card):
         return pattern.sub(lambda _: section + "\n", card, count=1)
     return card.rstrip("\n") + "\n\n" + section
