@@ -153,6 +153,7 @@ class Explorer:
             pipeline.name = name
             self.models[name] = pipeline
         self._elsewhere: dict[torch.device, Explorer] = {}  # the same models on other devices, see on()
+        self._private: frozenset[str] = frozenset()  # models one visitor added (see add()): served, never listed
 
     @classmethod
     def from_sources(cls, specs: list[str]) -> Explorer:
@@ -161,21 +162,49 @@ class Explorer:
     def on(self, device: str | torch.device) -> Explorer:
         """The same views computed on ``device`` (the pipelines copied there once, then kept)."""
         device = torch.device(device)
-        if all(p.device == device for p in self.models.values()):
+        if all(p.device == device for p in list(self.models.values())):
             return self
         if device not in self._elsewhere:
-            self._elsewhere[device] = Explorer([p.to(device) for p in self.models.values()])
+            moved = Explorer([p.to(device) for p in list(self.models.values())])
+            moved._private = self._private
+            self._elsewhere[device] = moved
         return self._elsewhere[device]
 
     @property
     def names(self) -> list[str]:
-        return list(self.models)
+        """The models every visitor sees (those added as private are left out)."""
+        return [name for name in self.models if name not in self._private]
 
     def get(self, model) -> GanPipeline:
         """The pipeline called ``model``, else ValueError listing the served names."""
-        if not isinstance(model, str) or model not in self.models:
-            raise ValueError(f"Unknown model {shown(model)}; this app serves: {', '.join(self.models)}.")
-        return self.models[model]
+        models = self.models
+        if not isinstance(model, str) or model not in models:
+            raise ValueError(f"Unknown model {shown(model)}; this app serves: {', '.join(self.names)}.")
+        return models[model]
+
+    def add(self, pipeline: GanPipeline, name: str, *, private: bool = True) -> str:
+        """Serve ``pipeline`` as ``name`` from now on (ValueError if that name is taken); returns the name.
+
+        ``private``: left out of :attr:`names` and of error messages, so only whoever knows the name (the visitor
+        whose live run made it) can open it. The model tables are replaced, never changed in place, so a view
+        running in another thread keeps a consistent table.
+        """
+        if name in self.models:
+            raise ValueError(f"A model called {name!r} is already served; choose another name.")
+        pipeline.name = name
+        for device, other in list(self._elsewhere.items()):
+            other.add(pipeline.to(device), name, private=private)
+        self.models = {**self.models, name: pipeline}
+        if private:
+            self._private = self._private | {name}
+        return name
+
+    def remove(self, name: str) -> None:
+        """Stop serving an :meth:`add` ed model (nothing happens if it is not served)."""
+        self.models = {key: value for key, value in self.models.items() if key != name}
+        self._private = self._private - {name}
+        for other in list(self._elsewhere.values()):
+            other.remove(name)
 
     def num_directions(self, model) -> int:
         """The direction sliders a model has: NUM_DIRECTIONS, or fewer for a smaller latent."""

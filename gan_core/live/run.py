@@ -1,0 +1,284 @@
+"""A small DCGAN trained while a person watches: the app's "Watch it train" image run.
+
+:class:`LiveRun` owns one short run of the project's real trainer (:class:`~gan_core.training.trainer.Trainer`,
+stepped with :meth:`~gan_core.training.trainer.Trainer.run_steps`; there is no second GAN loop here) on a
+small image set, by default the 4,096 MNIST digits shipped in ``weights/live/mnist-4096``. Its
+:meth:`LiveRun.snapshots` runs the trainer in short chunks and, after each, yields a :class:`Snapshot` of plain
+values: the same fixed z through G as one uint8 grid, the curves so far, the step count and a sentence
+(:func:`describe_phase`) saying what the game is doing. :meth:`LiveRun.stop` ends it between two chunks
+(from any thread); :meth:`LiveRun.export` writes the result as an ordinary model folder (generator/,
+discriminator/, train_log.jsonl, timeline/) that :meth:`GanPipeline.from_pretrained` opens.
+
+The run computes in the calling thread with torch's intra-op threads as the caller set them (the app sets
+one per process, so a run uses one core and serving keeps the others); it writes only in its ``out_dir``.
+Its limits (:class:`LiveConfig`: steps and seconds) keep a shared server healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_core.core import hub, images
+from gan_core.core.checks import check_positive_int, shown
+from gan_core.core.data import ImageData, read_idx
+from gan_core.training.config import TrainConfig
+from gan_core.training.trainer import Trainer
+
+logger = logging.getLogger(__name__)
+
+SUBSET_IMAGES = "train-images-idx3-ubyte.gz"
+GRID_COLUMNS = 8
+GRID_SCALE = 3  # the grid's pixels are upscaled (nearest) so it stays crisp in the page
+WINDOW = 4  # snapshots that count as "recent" for the phase sentence
+COLLAPSED = 0.08  # grid_diversity below this: G draws (nearly) one picture for every z
+EARLY_STEPS = 200  # before this step low diversity is G's starting blur, not a collapse
+DRIFT = 0.1  # D's two outputs this much closer than at D's strongest: the drift toward 0.5
+
+
+@dataclass
+class LiveConfig:
+    """A live run: the networks, the optimisation and the limits.
+
+    The defaults were tuned to show recognisable digits fast on one CPU thread (BENCHMARKS.md, "Live
+    training"): 32-wide G and D, batch 64, Adam lr 5e-4 (the paper's 2e-4 needed about twice as long),
+    bf16 autocast where the CPU computes it in hardware (the trainer's ``amp="auto"``).
+    """
+
+    g_features: int = 32
+    d_features: int = 32
+    latent_dim: int = 100
+    batch_size: int = 64
+    lr: float = 5e-4
+    seed: int = 0
+    grid: int = 64  # fixed z in the grid (GRID_COLUMNS wide)
+    max_steps: int = 4000  # the run ends at this step ...
+    max_seconds: float = 180.0  # ... or after this many seconds (wall clock), whichever comes first
+    snapshot_seconds: float = 0.5  # about this long between two snapshots
+    amp: str = "auto"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("g_features", "d_features", "latent_dim", "batch_size", "grid", "max_steps"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("max_seconds", "snapshot_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number of seconds, got {shown(value)}.")
+
+    def train_config(self, out_dir: str | os.PathLike) -> TrainConfig:
+        """The trainer's config for this run: the same procedure as ``python -m gan_core.train``, written to ``out_dir``."""
+        return TrainConfig.from_flat(
+            dataset="mnist", download=False, latent_dim=self.latent_dim, g_features=self.g_features, d_features=self.d_features,
+            batch_size=self.batch_size, lr=self.lr, seed=self.seed, steps=self.max_steps, device=self.device, amp=self.amp,
+            out_dir=str(out_dir), num_fixed=self.grid, progress=False, onnx=False, bn_calibration_batches=8,
+        )  # fmt: skip
+
+
+def load_subset(folder: str | os.PathLike) -> ImageData:
+    """The images of a live run: ``folder``/train-images-idx3-ubyte.gz as (N, 1, H, W) uint8 (FileNotFoundError/ValueError naming it)."""
+    path = Path(folder) / SUBSET_IMAGES
+    if not path.is_file():
+        raise FileNotFoundError(f"No training images for the live run at {path}; the app ships them in weights/live/mnist-4096/.")
+    pictures = read_idx(path)
+    if pictures.ndim != 3:
+        raise ValueError(f"{path} holds an array of shape {pictures.shape}, not (N, H, W) pictures.")
+    return ImageData("mnist", torch.from_numpy(np.ascontiguousarray(pictures)).unsqueeze(1), source=str(path))
+
+
+def describe_phase(history: list[dict], diversity: float | None = None) -> str:
+    """One sentence on what the game is doing, from the recent statistics (a pure function).
+
+    ``history``: the records so far, oldest first, each with "step", "loss_d", "loss_g", "d_real" and
+    "d_fake" (D's mean outputs in [0, 1]). ``diversity``: how different G's fixed-z pictures are from each
+    other (:func:`grid_diversity`: 0 all identical, about 0.37 for real MNIST digits), when known.
+    """
+    if not history:
+        return "Starting: G draws noise and D has not seen anything yet."
+    recent = history[-WINDOW:]
+    step = history[-1]["step"]
+    if not all(math.isfinite(r[key]) for r in recent for key in ("loss_d", "loss_g", "d_real", "d_fake")):
+        return f"The losses are no longer finite at step {step}: training diverged; stop and start again."
+    d_real = sum(r["d_real"] for r in recent) / len(recent)
+    d_fake = sum(r["d_fake"] for r in recent) / len(recent)
+    loss_d = sum(r["loss_d"] for r in recent) / len(recent)
+    numbers = f"(D(x) {d_real:.2f}, D(G(z)) {d_fake:.2f})"
+    if diversity is not None and diversity < COLLAPSED:
+        if step < EARLY_STEPS:
+            return f"G starts from almost the same blur for every z {numbers}; D already rejects it, and its gradients pull G's pictures apart."
+        return (
+            f"Mode collapse: G draws nearly the same picture for every z {numbers}. It may escape once D learns to "
+            "reject that one picture; if it lasts, the run has failed."
+        )
+    if d_real > 0.97 and d_fake < 0.03 and loss_d < 0.1 and len(history) > 2 * WINDOW:
+        return f"D has won outright {numbers}: it rejects every picture of G, and G learns little from such a confident D."
+    if d_fake > d_real:
+        return f"G is fooling D for now {numbers}: D rates G's pictures above real ones, and will correct itself."
+    if abs(d_real - 0.5) < 0.15 and abs(d_fake - 0.5) < 0.15:
+        return f"Near the equilibrium {numbers}: D can hardly tell real from fake, so G's improvements are now in the details."
+    # How far apart D's two outputs were at D's strongest (means over WINDOW records), against now.
+    gaps = [r["d_real"] - r["d_fake"] for r in history]
+    peak = max(sum(gaps[i : i + WINDOW]) / WINDOW for i in range(len(gaps) - WINDOW + 1)) if len(gaps) >= WINDOW else gaps[-1]
+    if len(history) >= 2 * WINDOW and d_real - d_fake < peak - DRIFT:
+        return (
+            f"Drifting toward 0.5 {numbers}: G's pictures are getting harder to reject, so D's two outputs move "
+            "together (they would meet at 0.5, where D cannot tell)."
+        )
+    return f"D is winning, as it does early {numbers}: it tells real digits from G's attempts easily; G learns from being rejected."
+
+
+def grid_diversity(pictures: np.ndarray) -> float:
+    """How different a batch of uint8 pictures (B, ...) are from each other: the mean per-pixel standard deviation
+    over the batch, in [0, 1] of the pixel range (0: all identical). One number for :func:`describe_phase`."""
+    values = pictures.reshape(pictures.shape[0], -1).astype(np.float32) / 255.0
+    return float(values.std(axis=0).mean()) * 2.0  # std of a [0, 1] value is at most 0.5
+
+
+@dataclass
+class Snapshot:
+    """What the page shows after a chunk of steps, as plain values.
+
+    ``grid``: uint8 (H, W) or (H, W, 3), the fixed z through G, upscaled; ``losses`` and ``outputs``: long-format
+    rows {"step", "value", "series"} of all curves so far; ``reason``: "running", or why the run ended
+    ("steps", "time", "stopped").
+    """
+
+    step: int
+    seconds: float
+    grid: np.ndarray
+    loss_d: float
+    loss_g: float
+    d_real: float
+    d_fake: float
+    phase: str
+    losses: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+    reason: str = "running"
+
+    @property
+    def done(self) -> bool:
+        return self.reason != "running"
+
+    def status(self, max_steps: int) -> str:
+        """A line of Markdown: the step count, D's two outputs and the phase sentence."""
+        head = {"running": "Training", "steps": "Finished (step limit)", "time": "Finished (time limit)", "stopped": "Stopped"}[self.reason]
+        return (
+            f"**{head}** · step {self.step:,} of at most {max_steps:,} · {self.seconds:.0f} s · Loss_D {self.loss_d:.3f} · "
+            f"Loss_G {self.loss_g:.3f} · D(x) {self.d_real:.2f} · D(G(z)) {self.d_fake:.2f}\n\n{self.phase}"
+        )
+
+
+class LiveRun:
+    """One small training run that yields :class:`Snapshot` s while it trains (see the module docstring).
+
+    ``data``: the training images (:func:`load_subset`); ``out_dir``: the run's own folder, which it writes into
+    (a temporary folder in the app, never a shipped model's).
+    """
+
+    def __init__(self, data: ImageData, out_dir: str | os.PathLike, config: LiveConfig | None = None):
+        self.config = config or LiveConfig()
+        self.out_dir = Path(out_dir)
+        self.trainer = Trainer(self.config.train_config(self.out_dir), data=data)
+        self.history: list[dict] = []  # one record per snapshot: the means over its chunk
+        self.seconds = 0.0  # wall-clock seconds since the run started: training and snapshots
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End the run after the current chunk (safe from any thread); :meth:`snapshots` then yields its last."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def step(self) -> int:
+        return self.trainer.step
+
+    def pictures(self) -> np.ndarray:
+        """The fixed z through the current G (eval mode, its running BatchNorm statistics): uint8 (B, H, W) or (B, H, W, 3)."""
+        generator = self.trainer.generator
+        with torch.inference_mode():
+            generator.eval()
+            pictures = images.to_uint8(generator(self.trainer.fixed_noise).float()).cpu().numpy()  # (B, C, H, W)
+            generator.train()
+        return pictures[:, 0] if pictures.shape[1] == 1 else pictures.transpose(0, 2, 3, 1)
+
+    def snapshot(self, reason: str = "running") -> Snapshot:
+        """The run as it is now."""
+        pictures = self.pictures()
+        grid = images.upscale(images.make_grid(pictures, ncols=GRID_COLUMNS), GRID_SCALE)
+        last = self.history[-1] if self.history else {"loss_d": math.nan, "loss_g": math.nan, "d_real": math.nan, "d_fake": math.nan}
+        losses, outputs = [], []
+        for record in self.history:
+            losses += [
+                {"step": record["step"], "value": record["loss_d"], "series": "Loss_D"},
+                {"step": record["step"], "value": record["loss_g"], "series": "Loss_G"},
+            ]
+            outputs += [
+                {"step": record["step"], "value": record["d_real"], "series": "D(x) on real"},
+                {"step": record["step"], "value": record["d_fake"], "series": "D(G(z)) on fake"},
+            ]
+        return Snapshot(
+            step=self.step, seconds=self.seconds, grid=grid, loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
+            phase=describe_phase(self.history, grid_diversity(pictures)), losses=losses, outputs=outputs, reason=reason,
+        )  # fmt: skip
+
+    def snapshots(self) -> Iterator[Snapshot]:
+        """Train, yielding a snapshot about every ``snapshot_seconds`` until a limit or :meth:`stop`; the last one is ``done``.
+
+        Chunks grow while they take less than half of ``snapshot_seconds`` (a GPU steps much faster than a CPU
+        thread), so snapshots come at a steady rate on any device.
+        """
+        config = self.config
+        chunk = 4
+        start = time.perf_counter() - self.seconds
+        yield self.snapshot()
+        while True:
+            if self._stop.is_set():
+                reason = "stopped"
+            elif self.step >= config.max_steps:
+                reason = "steps"
+            elif self.seconds >= config.max_seconds:
+                reason = "time"
+            else:
+                reason = None
+            if reason is not None:
+                logger.info("live run ended at step %d after %.1f s (%s)", self.step, self.seconds, reason)
+                yield self.snapshot(reason)
+                return
+            count = min(chunk, config.max_steps - self.step)
+            chunk_start = time.perf_counter()
+            record = self.trainer.run_steps(count)
+            took = time.perf_counter() - chunk_start
+            self.history.append({key: round(value, 5) if isinstance(value, float) else value for key, value in record.items()})
+            if took < config.snapshot_seconds / 2:
+                chunk *= 2
+            elif took > config.snapshot_seconds * 1.5 and chunk > 1:
+                chunk //= 2
+            self.seconds = time.perf_counter() - start
+            yield self.snapshot()
+
+    def export(self) -> Path:
+        """Write the run as a model folder in ``out_dir`` (the EMA generator, D, the curves' log, the last grid as its
+        timeline) and return ``out_dir``, for :meth:`GanPipeline.from_pretrained`. Needs at least one step."""
+        if self.step == 0:
+            raise ValueError(
+                "The live run has not trained a single step yet, so there is no model to open; start it and let it run a moment."
+            )
+        trainer = self.trainer
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        log = "".join(json.dumps(record | {"epoch": round(record["step"] / trainer.steps_per_epoch, 4)}) + "\n" for record in self.history)
+        (self.out_dir / hub.LOG_NAME).write_text(log)
+        trainer.finish()  # the EMA generator and D exported as any run exports them, with its timeline grid and plots
+        return self.out_dir
