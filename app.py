@@ -64,6 +64,8 @@ from gan_core.explorer import explorer as views
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 from gan_core.inversion.invert import RefineConfig
 from gan_core.live import toy
+from gan_core.live.run import LiveConfig
+from gan_core.live.sessions import LiveSessions
 
 logger = logging.getLogger("app")
 ROOT = Path(__file__).resolve().parent
@@ -114,6 +116,16 @@ LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False
 # Inputs reach gan_core as sent (no Gradio preprocessing), so a wrong type or range gets gan_core's sentence.
 RAW = {"preprocess": False}
 CURVE_COLUMNS = ["epoch", "value", "series"]
+LIVE_CURVE_COLUMNS = ["step", "value", "series"]
+LIVE_DATA = ROOT / "weights" / "live" / "mnist-4096"  # 4,096 MNIST digits the live run trains on (SOURCE.md there)
+LIVE_NOTE = """
+Train a small DCGAN here and watch the game while it is played: G (32 wide) starts from random weights and learns from
+4,096 MNIST digits, one step of D and one of G at a time (the same trainer as `python -m gan_core.train`). The grid shows G's
+pictures of the **same 64 fixed z** as it learns; the curves are Loss_D, Loss_G and D's mean outputs on real digits, D(x),
+and on G's pictures, D(G(z)). **Stop** at any time; the model it leaves (stopped or finished) opens in Explore for you
+alone, until you close the page. Runs are limited in steps and time and take turns: when someone else's run is training,
+yours waits in a queue that shows your place.
+"""
 
 
 def asset(name: str) -> str:
@@ -199,7 +211,8 @@ def direction_props(view: ModelView, k: int, amount: float = 0.0) -> dict:
 
 def timeline_props(view: ModelView) -> dict:
     last = max(view.timeline_count, 1)
-    return {"minimum": 1, "maximum": last, "value": last, "interactive": view.timeline_count > 1}
+    # Gradio refuses a slider whose minimum equals its maximum: a model with one timeline picture (a live run's) gets 0..1, fixed.
+    return {"minimum": 1 if view.timeline_count > 1 else 0, "maximum": last, "value": last, "interactive": view.timeline_count > 1}
 
 
 def curve_frame(rows: list[dict]) -> pd.DataFrame:
@@ -307,11 +320,23 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_demo(explorer: Explorer) -> gr.Blocks:
+def live_device() -> str:
+    """Where a live run trains: a GPU of this process if there is one, else the CPU (one thread: the app sets one per process).
+
+    On a ZeroGPU Space the GPU exists only inside a @spaces.GPU call in another process, which the run's Stop flag, its
+    snapshots and the visitor's finished model could not reach (as for the inversion search): there it trains on the CPU.
+    """
+    return "cpu" if os.environ.get("SPACES_ZERO_GPU") else best_device()
+
+
+def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig | None = None) -> gr.Blocks:
     """The explorer page for the models ``explorer`` serves. Nothing is loaded or launched.
 
     The files the page draws with in the browser (web_files) are registered as Gradio static
     paths: served as they are, with their real MIME types, and nothing else beside them.
+
+    ``live_runs``: how many "Watch it train" runs may train at once (the others wait in the queue);
+    ``live_config``: their networks and limits (default :class:`LiveConfig`).
     """
     gr.set_static_paths(web_files(explorer))
     first = ExploreState(explorer.names[0], 0)
@@ -480,6 +505,33 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     def live_interpolate(args):
         """Server function behind the interpolation picture's live path; args = [model, keyframes, method, t, start]."""
         return live(explorer.interpolation_frame, args)
+
+    # Watch it train: one run per session in its own temporary folder; the finished model is served privately.
+    trainings = LiveSessions(explorer, LIVE_DATA, live_config)
+
+    def live_train(seed, request: gr.Request):
+        """Train a small DCGAN from scratch (seed: its initialisation, data order and noise), streaming the fixed-z grid,
+        the curves, the step and the phase; the last value names the finished (or stopped) model, for this session."""
+        for view in trainings.train(session_of(request), seed, live_device()):
+            losses = pd.DataFrame(view["losses"], columns=LIVE_CURVE_COLUMNS)
+            outputs = pd.DataFrame(view["outputs"], columns=LIVE_CURVE_COLUMNS)
+            yield view["grid"], losses, outputs, view["status"], view["model"] or ""
+
+    def live_stop(request: gr.Request):
+        """Stop this session's live run; it then shows its last picture and its model opens in Explore."""
+        stopped = trainings.stop(session_of(request))
+        return "Stopping after the current steps." if stopped else "No live run of yours is training."
+
+    def live_open(request: gr.Request):
+        """Open this session's finished live model in Explore (it joins this page's model list only)."""
+        name = trainings.model(session_of(request))
+        changed = updates(ExploreState(name, 0))
+        changed[c["model"]] = gr.Dropdown(choices=[*explorer.names, name], value=name)
+        return changed | {tabs: gr.Tabs(selected="explore")}
+
+    def live_close(request: gr.Request):
+        """The page was closed: stop its run and delete its folder and model."""
+        trainings.close(session_of(request))
 
     # Watch it train: the 2-D game. Each visitor's game lives in a gr.State (its first run or step creates it). Gradio keeps
     # a closed page's state for an hour (for a reload): toy_games finds a closed page's game so that it is freed at once.
@@ -657,7 +709,26 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
             # ---------------------------------------------------------------- Watch it train
             with gr.Tab("Watch it train", id="live", elem_id="tab-live"):
-                # ---- The 2-D game (gan_core.live.toy) and "one step, slowly": their own section of this tab. ----
+                # The image run (gan_core.live.run): a small DCGAN on MNIST, trained while the page watches.
+                with gr.Group(elem_id="live-image"):
+                    gr.Markdown(LIVE_NOTE)
+                    with gr.Row(elem_classes="gan-controls"):
+                        live_seed = gr.Number(0, label="Run seed", info="initialisation, data order and noise", precision=0, minimum=0, maximum=SEED_MAX, elem_id="live-seed", scale=2)
+                        live_start = gr.Button("Start training", variant="primary", elem_id="live-start", elem_classes="gan-button", scale=1)
+                        live_stop_button = gr.Button("Stop", variant="stop", elem_id="live-stop", elem_classes="gan-button", scale=1)
+                        live_open_button = gr.Button("Open in Explore", elem_id="live-open", elem_classes="gan-button", scale=1)
+                    live_status = gr.Markdown("Not started.", elem_id="live-status")
+                    with gr.Row():
+                        with gr.Column(scale=4, min_width=300):
+                            live_grid = gr.HTML(None, html_template=asset("templates/live_grid.html"), elem_id="live-grid")
+                        with gr.Column(scale=5, min_width=320):
+                            live_losses = gr.LinePlot(pd.DataFrame(columns=LIVE_CURVE_COLUMNS), x="step", y="value", color="series", title="Losses", height=240, elem_id="live-loss-plot")
+                            live_outputs = gr.LinePlot(
+                                pd.DataFrame(columns=LIVE_CURVE_COLUMNS), x="step", y="value", color="series", title="D's mean output (0.5 = cannot tell)",
+                                y_lim=[0, 1], height=240, elem_id="live-d-plot",
+                            )
+                    live_model = gr.Textbox(visible=False, label="Finished model", elem_id="live-model")
+                # ---- The 2-D game (gan_core.live.toy) and "one step, slowly": their own section of this tab, below. ----
                 gr.Markdown("### The 2-D game", elem_id="toy-title")
                 toy_defaults = toy.ToyConfig()
                 with gr.Row(elem_id="toy-row"):
@@ -791,6 +862,17 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
         restore_button.click(ui(restore), restore_text, restore_outputs, api_name="restore", **RAW)
         demo.load(on_load, None, restore_outputs, api_visibility="private")
 
+        # Watch it train: runs in their own concurrency group (live_runs at once, the rest queued with their place shown).
+        live_start.click(
+            ui(live_train), live_seed, [live_grid, live_losses, live_outputs, live_status, live_model], api_name="live_train",
+            concurrency_limit=live_runs, concurrency_id="live-train", show_progress="full", **RAW,
+        )  # fmt: skip
+        live_stop_button.click(ui(live_stop), None, live_status, api_name="live_stop", queue=False, show_progress="hidden")
+        live_open_button.click(ui(live_open), None, restore_outputs, api_visibility="private").success(
+            None, None, None, js="() => document.getElementById('tabs').scrollIntoView({block: 'start'})"
+        )
+        demo.unload(live_close)
+
         # Draw or upload: the drawing's file becomes the picture /invert searches for (an API client sends its own);
         # Stop ends this page's search; the found z opens in Explore like a restored state.
         find_button.click(drawing_file, sketch, searched, api_visibility="private", show_progress="hidden", **RAW).success(
@@ -871,12 +953,40 @@ def load_explorer(argv: list[str] | None = None) -> Explorer:
     return Explorer.from_sources(sources_from(cli, os.environ.get("GAN_MODELS")))
 
 
+def live_options(argv: list[str] | None = None) -> tuple[int, LiveConfig]:
+    """How many live runs may train at once and their limits: ``--live-runs N`` (else $GAN_LIVE_RUNS, else 1),
+    ``--live-max-steps N`` and ``--live-max-seconds S`` (else $GAN_LIVE_MAX_STEPS / $GAN_LIVE_MAX_SECONDS, else
+    :class:`LiveConfig`'s). ValueError with a sentence for a bad value."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--live-runs", default=os.environ.get("GAN_LIVE_RUNS", "1"))
+    parser.add_argument("--live-max-steps", default=os.environ.get("GAN_LIVE_MAX_STEPS"))
+    parser.add_argument("--live-max-seconds", default=os.environ.get("GAN_LIVE_MAX_SECONDS"))
+    args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)[0]
+    limits = {}
+    try:
+        runs = int(args.live_runs)
+        if args.live_max_steps is not None:
+            limits["max_steps"] = int(args.live_max_steps)
+        if args.live_max_seconds is not None:
+            limits["max_seconds"] = float(args.live_max_seconds)
+    except ValueError:
+        raise ValueError(
+            f"--live-runs and --live-max-steps take whole numbers and --live-max-seconds a number of seconds; got {args.live_runs!r}, "
+            f"{args.live_max_steps!r} and {args.live_max_seconds!r}."
+        ) from None
+    if runs < 1:
+        raise ValueError(f"--live-runs (or GAN_LIVE_RUNS) must be at least 1, got {runs}.")
+    return runs, LiveConfig(**limits)
+
+
 def default_demo() -> gr.Blocks:
     """The app as a Space runs it: the configured models, one torch thread per request."""
-    # Tiny networks: one thread per call answers fastest and leaves the other cores to other requests.
+    # Tiny networks: one thread per call answers fastest and leaves the other cores to other requests. A live run
+    # trains in the thread of its request too, so it also keeps to one core.
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return build_demo(load_explorer())
+    runs, live_config = live_options()
+    return build_demo(load_explorer(), live_runs=runs, live_config=live_config)
 
 
 def __getattr__(name: str):

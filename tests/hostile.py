@@ -73,6 +73,8 @@ ENDPOINTS: dict[str, list] = {
     "toy_run": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0, 5],
     "toy_step": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0],
     "toy_reset": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0],
+    # The image run: a seed (tests/test_app_hostile.py's server caps a run at 2 s); /live_stop takes nothing.
+    "live_train": [0],
 }
 LIVE = {
     "live_explore": ["grey", 3, 1.0, *ZEROS, None],

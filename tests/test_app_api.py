@@ -24,6 +24,7 @@ ENDPOINTS = {
     "/explore", "/reset", "/random_seed", "/select_model", "/interpolate", "/strip", "/gif", "/explore_state",
     "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore", "/invert", "/score",
     "/toy_run", "/toy_step", "/toy_reset",  # the 2-D game: tests/test_app_toy.py
+    "/live_train", "/live_stop",  # the image run: tests/test_app_live.py
 }  # fmt: skip
 FOUND_KEYS = {
     "model", "z", "state", "prepared", "reconstruction", "residual", "score", "percentile", "summary", "p_real",

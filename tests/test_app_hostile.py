@@ -16,7 +16,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app-hostile")
     grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8)
     colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, with_discriminator=False, epochs=2)
-    app = AppServer([grey, colour])
+    app = AppServer([grey, colour], extra_args=("--live-max-seconds", "2"))  # a hostile value that is a valid seed trains 2 s
     yield app
     app.stop()
 
