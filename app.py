@@ -35,6 +35,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -217,6 +218,13 @@ def timeline_props(view: ModelView) -> dict:
 
 def curve_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def live_curve_frame(rows: list[dict], series: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A live run's curve rows as a table with numeric columns. The page's first, empty table names its ``series`` in rows
+    without values: a plot takes its axes' types and its colours from its first value."""
+    rows = rows or [{"step": 0, "value": math.nan, "series": name} for name in series]
+    return pd.DataFrame(rows, columns=LIVE_CURVE_COLUMNS).astype({"step": "int64", "value": "float64"})
 
 
 def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
@@ -513,9 +521,7 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
         """Train a small DCGAN from scratch (seed: its initialisation, data order and noise), streaming the fixed-z grid,
         the curves, the step and the phase; the last value names the finished (or stopped) model, for this session."""
         for view in trainings.train(session_of(request), seed, live_device()):
-            losses = pd.DataFrame(view["losses"], columns=LIVE_CURVE_COLUMNS)
-            outputs = pd.DataFrame(view["outputs"], columns=LIVE_CURVE_COLUMNS)
-            yield view["grid"], losses, outputs, view["status"], view["model"] or ""
+            yield view["grid"], live_curve_frame(view["losses"]), live_curve_frame(view["outputs"]), view["status"], view["model"] or ""
 
     def live_stop(request: gr.Request):
         """Stop this session's live run; it then shows its last picture and its model opens in Explore."""
@@ -722,9 +728,9 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
                         with gr.Column(scale=4, min_width=300):
                             live_grid = gr.HTML(None, html_template=asset("templates/live_grid.html"), elem_id="live-grid")
                         with gr.Column(scale=5, min_width=320):
-                            live_losses = gr.LinePlot(pd.DataFrame(columns=LIVE_CURVE_COLUMNS), x="step", y="value", color="series", title="Losses", height=240, elem_id="live-loss-plot")
+                            live_losses = gr.LinePlot(live_curve_frame([], ("Loss_D", "Loss_G")), x="step", y="value", color="series", title="Losses", height=240, elem_id="live-loss-plot")
                             live_outputs = gr.LinePlot(
-                                pd.DataFrame(columns=LIVE_CURVE_COLUMNS), x="step", y="value", color="series", title="D's mean output (0.5 = cannot tell)",
+                                live_curve_frame([], ("D(x) on real", "D(G(z)) on fake")), x="step", y="value", color="series", title="D's mean output (0.5 = cannot tell)",
                                 y_lim=[0, 1], height=240, elem_id="live-d-plot",
                             )
                     live_model = gr.Textbox(visible=False, label="Finished model", elem_id="live-model")
