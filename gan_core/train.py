@@ -170,7 +170,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     _stop_on_signals(trainer, together_s=0.0 if world is None else 2.0)
     where = "" if world is None else f" ({world.world_size} processes, {trainer.local_batch} images each per step)"
     logger.info("training on %s%s: %d images, %d steps/epoch, out_dir %s", trainer.device, where, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)
-    logger.info("%s; %s", trainer.speed_note, trainer.augment_note)
+    logger.info("%s; %s; %s", trainer.batch_note, trainer.speed_note, trainer.augment_note)
     try:
         summary = trainer.train()
     except (ValueError, OSError) as err:  # OutputWriteError (a full disk): one sentence saying what is kept

@@ -330,3 +330,37 @@ def test_unknown_dataset_names_list_the_known_ones(name):
 def test_synthetic_is_deterministic_and_small():
     a, b = load_dataset("synthetic", image_size=16), load_dataset("synthetic", image_size=16)
     assert torch.equal(a.images, b.images) and a.images.shape == (256, 1, 16, 16)
+
+
+def _write_pictures(folder, count, size, mode):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        colour = (i * 7 % 256, 80, 160) if mode == "RGB" else i * 7 % 256
+        Image.new(mode, size, colour).save(folder / f"{i:03d}.png")
+
+
+@pytest.mark.parametrize(
+    ("size", "mode", "want_size", "want_channels"),
+    [((40, 36), "RGB", 32, 3), ((28, 28), "L", 28, 1), ((300, 200), "RGB", 64, 3), ((12, 12), "L", 12, 1), ((9, 9), "RGB", 8, 3)],
+)
+def test_a_folder_trains_at_its_own_size_and_channels_unless_told(tmp_path, size, mode, want_size, want_channels):
+    """The median short side rounded down to a buildable size (at most 64), grey stays grey."""
+    from gan_core.core.data import load_dataset
+
+    _write_pictures(tmp_path / "pics", 5, size, mode)
+    data = load_dataset(f"folder:{tmp_path / 'pics'}")
+    assert (data.image_size, data.channels) == (want_size, want_channels)
+    told = load_dataset(f"folder:{tmp_path / 'pics'}", image_size=16, channels=3)
+    assert (told.image_size, told.channels) == (16, 3)
+
+
+@pytest.mark.parametrize(("num_images", "want"), [(200, 16), (1_000, 64), (3_926, 128), (60_000, 128), (30, 8), (5, 5)])
+def test_the_default_batch_fits_the_data(num_images, want):
+    """A 200-picture folder gets batch 16 (12 steps per epoch), not one step of 128."""
+    from gan_core.training.config import TrainConfig
+
+    resolved = TrainConfig().resolve(num_images, 16, 1)
+    assert resolved.optim.batch_size == want
+    assert TrainConfig.from_flat(batch_size=32).resolve(num_images, 16, 1).optim.batch_size == 32

@@ -387,8 +387,51 @@ def check_idx_images(images: np.ndarray, path) -> None:
 # ----------------------------------------------------------------------------- folders and synthetic
 
 
-def load_folder(path: str | os.PathLike, image_size: int, channels: int) -> ImageData:
-    """Every image under ``path`` (recursively), resized so the short side is ``image_size`` and centre-cropped."""
+FOLDER_MAX_AUTO_SIZE = 64  # the largest side picked without --image-size: training cost grows with the square
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def folder_shape(files: list[Path]) -> tuple[int, int, str, str]:
+    """The size and channels a folder trains at when not told: (image_size, channels, why that size, why those channels).
+
+    Size: the pictures' median short side, rounded down to the nearest size the networks build
+    (base * 2**k, base 4..8), at most 64. Channels: 1 when every picture is grey, else 3.
+    """
+    from PIL import Image
+
+    sides, grey = [], True
+    for file in files:
+        try:
+            with Image.open(file) as img:  # reads the header only
+                sides.append(min(img.size))
+                grey = grey and img.mode in GREY_MODES
+        except Exception:  # noqa: BLE001 - an unreadable file is skipped (and named) by the loader
+            continue
+    if not sides:
+        return FOLDER_MAX_AUTO_SIZE, 3, "no picture could be read", "3 channels"
+    median = int(np.median(sides))
+    size = next((s for s in range(min(median, FOLDER_MAX_AUTO_SIZE), 7, -1) if _buildable(s)), 8)
+    capped = f", capped at {FOLDER_MAX_AUTO_SIZE}" if median > FOLDER_MAX_AUTO_SIZE else ""
+    return size, 1 if grey else 3, f"median short side {median} px -> {size} px{capped} (--image-size to change)", (
+        "all grey -> 1 channel (--channels to change)" if grey else "colour -> 3 channels (--channels to change)"
+    )
+
+
+def _buildable(size: int) -> bool:
+    from gan_core.core.models import plan_stack
+
+    try:
+        plan_stack(size)
+    except ValueError:
+        return False
+    return True
+
+
+def load_folder(path: str | os.PathLike, image_size: int | None = None, channels: int | None = None) -> ImageData:
+    """Every image under ``path`` (recursively), resized so the short side is ``image_size`` and centre-cropped.
+
+    Without ``image_size``/``channels`` the pictures decide (:func:`folder_shape`), and the choice is logged.
+    """
     from PIL import Image
 
     root = Path(path).expanduser()
@@ -397,6 +440,11 @@ def load_folder(path: str | os.PathLike, image_size: int, channels: int) -> Imag
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise DatasetNotFoundError(f"folder:{path} holds no images; accepted files end in {', '.join(IMAGE_SUFFIXES)}.")
+    if image_size is None or channels is None:
+        auto_size, auto_channels, size_note, channels_note = folder_shape(files)
+        chosen = [note for note, told in ((size_note, image_size), (channels_note, channels)) if told is None]
+        logger.info("folder:%s: %d pictures; %s", root, len(files), "; ".join(chosen))
+        image_size, channels = image_size or auto_size, channels or auto_channels
     mode = "L" if channels == 1 else "RGB"
     out = np.empty((len(files), image_size, image_size, channels), dtype=np.uint8)
     skipped = []
@@ -475,7 +523,7 @@ def register_dataset(name: str) -> Callable[[Loader], Loader]:
 for _name in IDX_DATASETS:
     # Looked up at call time, so a spec replaced in IDX_DATASETS (other mirrors, tests) takes effect.
     register_dataset(_name)(lambda arg, split, data_dir, download, image_size, channels, _name=_name: load_idx_dataset(IDX_DATASETS[_name], split, data_dir, download))
-register_dataset("folder")(lambda arg, split, data_dir, download, image_size, channels: load_folder(arg, image_size or 64, channels or 3))
+register_dataset("folder")(lambda arg, split, data_dir, download, image_size, channels: load_folder(arg, image_size, channels))
 register_dataset("synthetic")(lambda arg, split, data_dir, download, image_size, channels: make_synthetic(256, image_size or 16, channels or 1, seed=0 if split == "train" else 1))
 
 

@@ -112,6 +112,7 @@ def render_card(manifest: RunManifest, part: str, config: dict) -> str:
     commands = "\n".join(manifest.commands) or "python -m gan_core.train ..."
     config_md = "\n".join(f"- `{k}`: {v}" for k, v in config.items())
     optim = manifest.training.get("optim", {})
+    augment_note = ", DiffAugment (colour, translation, cutout) on every picture D saw" if optim.get("augment") == "on" else ""
     evaluation = manifest.evaluation
     if evaluation:
         header, *rows = evaluation["rows"]
@@ -146,7 +147,7 @@ on **{manifest.dataset}**. Everything below is rendered from `{MANIFEST_NAME}` i
 {notes}
 {manifest.steps} steps ({manifest.epochs:.2f} epochs, {manifest.elapsed_sec / 60:.1f} minutes of training) with
 BCE-with-logits for D and the non-saturating loss for G; Adam (lr {optim.get('lr')}, betas ({optim.get('beta1')}, {optim.get('beta2')})),
-batch {optim.get('batch_size')}, seed {optim.get('seed')}; gan_core {manifest.library_version or 'unknown'}, exported {manifest.exported or 'unknown'}.
+batch {optim.get('batch_size')}, seed {optim.get('seed')}{augment_note}; gan_core {manifest.library_version or 'unknown'}, exported {manifest.exported or 'unknown'}.
 
 ## Config
 {config_md}

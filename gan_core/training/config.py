@@ -27,6 +27,17 @@ DEFAULT_EPOCHS = 5  # the command line's limit when none (epochs, steps, max_min
 # and a 1,000-picture Fashion-MNIST subset at an equal budget (BENCHMARKS.md, "Small image sets").
 AUGMENT_BELOW = 10_000
 AUGMENT_CHOICES = ("auto", "on", "off")
+DEFAULT_BATCH = 128  # DCGAN's batch
+MIN_STEPS_PER_EPOCH = 8  # a small data set gets a smaller batch rather than one step per epoch
+
+
+def default_batch_size(num_images: int) -> int:
+    """128 (DCGAN's), or for a small data set the largest power of two that gives at least 8 steps per
+    epoch (a 200-picture folder: 16), never below 8 pictures (BatchNorm needs a few) nor above the data."""
+    if num_images >= DEFAULT_BATCH * MIN_STEPS_PER_EPOCH:
+        return DEFAULT_BATCH
+    fitting = max(1, num_images // MIN_STEPS_PER_EPOCH)
+    return min(num_images, max(8, 1 << (fitting.bit_length() - 1)))
 
 
 def _field(default, help: str, *, default_help: str | None = None, choices=None, flag: str | None = None):
@@ -76,7 +87,9 @@ class ModelConfig:
 class OptimConfig:
     """The optimisation: together with model and data it fixes every step of the run."""
 
-    batch_size: int = _field(128, "images per step")
+    batch_size: int | None = _field(
+        None, "images per step", default_help=f"{DEFAULT_BATCH}, or fewer for a small data set: at least {MIN_STEPS_PER_EPOCH} steps per epoch"
+    )
     lr: float = _field(2e-4, "Adam learning rate")
     beta1: float = _field(0.5, "Adam beta1")
     beta2: float = _field(0.999, "Adam beta2")
@@ -88,7 +101,8 @@ class OptimConfig:
     )
 
     def __post_init__(self) -> None:
-        check_positive_int(self.batch_size, "batch_size")
+        if self.batch_size is not None:
+            check_positive_int(self.batch_size, "batch_size")
         check_choice(self.augment, "augment", AUGMENT_CHOICES)
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {shown(self.lr)}.")
@@ -214,10 +228,11 @@ class TrainConfig:
         return replace(self, **{section: replace(getattr(self, section), **values) for section, values in changes.items()})
 
     def resolve(self, num_images: int, image_size: int, channels: int) -> TrainConfig:
-        """What the data decides where the config left it open (image size, channels, augment auto)."""
+        """What the data decides where the config left it open (image size, channels, batch size, augment auto)."""
         model = replace(self.model, image_size=self.model.image_size or image_size, channels=self.model.channels or channels)
         augment = self.optim.augment if self.optim.augment != "auto" else ("on" if num_images < AUGMENT_BELOW else "off")
-        return replace(self, model=model, optim=replace(self.optim, augment=augment))
+        batch_size = self.optim.batch_size or default_batch_size(num_images)
+        return replace(self, model=model, optim=replace(self.optim, augment=augment, batch_size=batch_size))
 
     def identity(self) -> dict:
         """What a checkpoint must share to be resumed: model, optimisation and the dataset's name."""

@@ -341,7 +341,8 @@ class Trainer:
             self.device = resolve_device(run.device)
         else:
             self.device = process_device(run.device, distributed.local_rank)
-            self.local_batch = split_batch(config.optim.batch_size, distributed.world_size)
+            if config.optim.batch_size is not None:  # a batch that does not split is refused before any work
+                split_batch(config.optim.batch_size, distributed.world_size)
         self.out_dir = Path(run.out_dir)
         old_run = self._check_out_dir(fresh=checkpoint is None, overwrite=overwrite)
         self._saved_step: int | None = None  # the step of the checkpoint on disk, for error messages
@@ -349,11 +350,16 @@ class Trainer:
             data = self._load_data(config)
         self.data_info = data
         # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
-        asked_augment = config.optim.augment
+        asked = config.optim
         self.config = config = config.resolve(len(data), data.image_size, data.channels)
         self.augment_note = f"DiffAugment {config.optim.augment}" + (
-            f" (auto: {len(data):,} training pictures, {'fewer' if config.optim.augment == 'on' else 'not fewer'} than {AUGMENT_BELOW:,})" if asked_augment == "auto" else ""
+            f" (auto: {len(data):,} training pictures, {'fewer' if config.optim.augment == 'on' else 'not fewer'} than {AUGMENT_BELOW:,})" if asked.augment == "auto" else ""
         )
+        self.batch_note = f"batch {config.optim.batch_size}" + (
+            f" (auto: {len(data):,} pictures, {len(data) // config.optim.batch_size} steps per epoch)" if asked.batch_size is None else ""
+        )
+        if distributed is not None:
+            self.local_batch = split_batch(config.optim.batch_size, distributed.world_size)
         model = config.model
         if checkpoint is not None:
             check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
