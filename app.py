@@ -866,7 +866,9 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
         )
         restore_outputs = [model, *model_outputs, tabs]
         restore_button.click(ui(restore), restore_text, restore_outputs, api_name="restore", **RAW)
-        demo.load(on_load, None, restore_outputs, api_visibility="private")
+        # The page's state is restored from its link; then the body says so (a browser waits for it: the network never
+        # goes idle, as the page keeps a heartbeat stream open so that closing it stops the visitor's runs).
+        demo.load(on_load, None, restore_outputs, api_visibility="private").then(None, None, None, js="() => { document.body.dataset.restored = '1'; }")
 
         # Watch it train: runs in their own concurrency group (live_runs at once, the rest queued with their place shown).
         live_start.click(

@@ -89,3 +89,11 @@ def vendor(chromium_path) -> Path:
             pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
     return dest
+
+
+def wait_until_restored(page, timeout: float = 30_000) -> None:
+    """Wait until the app's load event (restoring the state from the link) has run.
+
+    Not the "networkidle" load state: the page keeps a heartbeat stream open (so that closing it
+    stops the visitor's runs), so the network never goes idle."""
+    page.wait_for_selector("body[data-restored='1']", state="attached", timeout=timeout)

@@ -6,7 +6,7 @@ Skips without /usr/bin/chromium, fails instead when REQUIRE_BROWSER=1 (the conft
 from __future__ import annotations
 
 import pytest
-from conftest import BROWSER_ARGS
+from conftest import BROWSER_ARGS, wait_until_restored
 from app_fixtures import AppServer, make_model_folder
 from gradio_client import Client
 from PIL import Image
@@ -33,7 +33,7 @@ def page(server, chromium_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
         page.goto(server.url)
         page.wait_for_selector("#picture img")
-        page.wait_for_load_state("networkidle")  # the page's load event has run
+        wait_until_restored(page)
         yield page
         browser.close()
 
@@ -126,7 +126,7 @@ def test_a_shared_link_restores_the_state(page, server):
 def test_switching_model_relabels_sliders_and_redraws_without_errors(page, server):
     page.goto(server.url)
     page.wait_for_selector("#picture img")
-    page.wait_for_load_state("networkidle")
+    wait_until_restored(page)
     page.get_by_role("tab", name="Interpolate").click()
     page.click("#from-explore")  # a start state that belongs to the first model
     page.wait_for_function("() => document.querySelector('#start-state textarea, #start-state input').value.includes('grey')")
@@ -142,4 +142,4 @@ def test_switching_model_relabels_sliders_and_redraws_without_errors(page, serve
     assert page.locator("[data-testid=toast-body]").all_inner_texts() == []
     page.goto(server.url)  # leave the page as the other tests expect it
     page.wait_for_selector("#picture img")
-    page.wait_for_load_state("networkidle")
+    wait_until_restored(page)

@@ -10,6 +10,7 @@ import io
 import numpy as np
 import pytest
 from app_fixtures import ROOT, AppServer, make_model_folder
+from conftest import wait_until_restored
 from gradio_client import Client
 from PIL import Image
 
@@ -37,7 +38,7 @@ def open_page(browser, url, *, width=1280, height=1000, block_runtime=False):
         page.route("**/*.wasm", lambda route: route.abort())
     page.goto(url)
     page.wait_for_selector("#picture img")
-    page.wait_for_load_state("networkidle")
+    wait_until_restored(page)
     return page
 
 

@@ -11,6 +11,7 @@ import io
 import numpy as np
 import pytest
 from app_fixtures import ROOT, AppServer, make_model_folder
+from conftest import wait_until_restored
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,7 +35,7 @@ def open_page(browser, url):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(url)
     page.wait_for_selector("#picture img")
-    page.wait_for_load_state("networkidle")
+    wait_until_restored(page)
     return page
 
 
