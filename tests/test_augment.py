@@ -7,7 +7,6 @@ import torch
 from gan_core.core.data import make_synthetic
 from gan_core.training import TrainConfig, Trainer, load_checkpoint
 from gan_core.training.augment import CUTOUT, TRANSLATION, color, cutout, diff_augment, translation
-from gan_core.training.config import AUGMENT_BELOW
 
 
 def rng(seed=0):
@@ -76,18 +75,19 @@ def tiny(tmp_path, name, num_images, **overrides):
     return Trainer(config, data=make_synthetic(num_images, 8, 1), command="pytest")
 
 
-def test_auto_turns_augment_on_below_the_threshold_and_records_the_choice(tmp_path):
-    small = tiny(tmp_path, "small", 64)
-    assert small.config.optim.augment == "on" and "auto" in small.augment_note and "64" in small.augment_note
-    told = tiny(tmp_path, "told", 64, augment="off")
-    assert told.config.optim.augment == "off" and "auto" not in told.augment_note
-    assert 64 < AUGMENT_BELOW
+def test_augment_is_off_unless_asked_and_the_run_says_which(tmp_path):
+    plain = tiny(tmp_path, "plain", 64)
+    assert plain.config.optim.augment == "off" and plain.augment_note == "DiffAugment off"
+    asked = tiny(tmp_path, "asked", 64, augment="on")
+    assert asked.config.optim.augment == "on" and asked.augment_note == "DiffAugment on"
+    with pytest.raises(ValueError, match="augment"):
+        TrainConfig.from_flat(augment="auto")
 
 
 def test_a_run_with_augment_trains_resumes_exactly_and_differs_from_one_without(tmp_path):
-    one = tiny(tmp_path, "one", 64, steps=8)
+    one = tiny(tmp_path, "one", 64, steps=8, augment="on")
     one.train()
-    half = tiny(tmp_path, "half", 64, steps=4)
+    half = tiny(tmp_path, "half", 64, steps=4, augment="on")
     half.train()
     resumed = Trainer(TrainConfig.from_dict(load_checkpoint(tmp_path / "half" / "checkpoint.pt")["config"]).override({"steps": 8}),
                       data=make_synthetic(64, 8, 1), checkpoint=load_checkpoint(tmp_path / "half" / "checkpoint.pt"))

@@ -67,7 +67,7 @@ def test_help_shows_the_real_defaults(capsys):
     with pytest.raises(SystemExit):
         train.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for expected in ("Adam learning rate (default: 0.0002)", "G's base width (default: 32)", "images per step (default: 128, or fewer for a small data set: at least 8 steps per epoch)", "(auto: on below 10,000 training pictures)",
+    for expected in ("Adam learning rate (default: 0.0002)", "G's base width (default: 32)", "images per step (default: 128, or fewer for a small data set: at least 8 steps per epoch)", "--augment {on,off}",
                      "--compile, --no-compile", "total epochs, counted over resumes (default: 5 when no limit is given)"):
         assert expected in text
 

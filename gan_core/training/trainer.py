@@ -46,7 +46,7 @@ from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.augment import diff_augment
-from gan_core.training.config import AUGMENT_BELOW, TrainConfig, check_resume
+from gan_core.training.config import TrainConfig, check_resume
 from gan_core.training.distributed import Distributed, SharedError, copy_module, plain_batchnorm, process_device, split_batch
 
 logger = logging.getLogger(__name__)
@@ -352,9 +352,7 @@ class Trainer:
         # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
         asked = config.optim
         self.config = config = config.resolve(len(data), data.image_size, data.channels)
-        self.augment_note = f"DiffAugment {config.optim.augment}" + (
-            f" (auto: {len(data):,} training pictures, {'fewer' if config.optim.augment == 'on' else 'not fewer'} than {AUGMENT_BELOW:,})" if asked.augment == "auto" else ""
-        )
+        self.augment_note = f"DiffAugment {config.optim.augment}"
         self.batch_note = f"batch {config.optim.batch_size}" + (
             f" (auto: {len(data):,} pictures, {len(data) // config.optim.batch_size} steps per epoch)" if asked.batch_size is None else ""
         )
