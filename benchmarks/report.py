@@ -35,7 +35,8 @@ def provenance(result: dict) -> str:
 
 def throughput(result: dict) -> str:
     ours = result["ours"]
-    lines = [f"### Training throughput ({result['dataset']}, batch {result['batch_size']}, {result['device']})", "",
+    threads = f", {result['threads']} torch thread{'s' if result['threads'] != 1 else ''} per process" if "threads" in result else ""
+    lines = [f"### Training throughput ({result['dataset']}, batch {result['batch_size']}, {result['device']}{threads})", "",
              "| trainer | images/s (median) | windows min-max | peak RSS | ours / this |", "|---|---|---|---|---|",
              f"| ours (`python -m gan_core.train`, defaults) | {ours['images_per_sec']:.0f} | {ours['min']:.0f}-{ours['max']:.0f} | {ours['peak_rss_mib']} MiB | 1.00 |"]
     for v in result.get("ours_variants", []):
@@ -47,7 +48,8 @@ def throughput(result: dict) -> str:
 
 
 def budget(result: dict) -> str:
-    lines = [f"### Quality after {result['minutes_each']:g} minutes of training each ({result['dataset']}, {result['device']}, {result['num']} samples)", "",
+    threads = f", {result['threads']} torch thread{'s' if result['threads'] != 1 else ''} per trainer" if "threads" in result else ""
+    lines = [f"### Quality after {result['minutes_each']:g} minutes of training each ({result['dataset']}, {result['device']}{threads}, {result['num']} samples)", "",
              f"Ours: {result['ours_steps']} steps ({result['ours_epochs']} epochs)"
              + (f", {result['ours_settings']}" if "ours_settings" in result else "")
              + (f". Ours in plain fp32: {result['ours_fp32_steps']} steps ({result['ours_fp32_epochs']} epochs)" if "ours_fp32_steps" in result else "")
