@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -365,7 +365,6 @@ class Trainer:
         # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
         asked = config.optim
         self.config = config = config.resolve(len(data), data.image_size, data.channels)
-        self.augment_note = f"DiffAugment {config.optim.augment}"
         self.batch_note = f"batch {config.optim.batch_size}" + (
             f" (auto: {len(data):,} pictures, {len(data) // config.optim.batch_size} steps per epoch)" if asked.batch_size is None else ""
         )
@@ -481,9 +480,18 @@ class Trainer:
             world.sync_batchnorm(self.discriminator)
         self._g_step, self._d_step = world.wrap(self.generator), world.wrap(self.discriminator)
 
+    @property
+    def augment_note(self) -> str:
+        """Whether D sees DiffAugment's pictures, as the run reports it."""
+        return f"DiffAugment {self.config.optim.augment}"
+
+    def _share_start(self) -> int:
+        """The first row of this process's share of a global batch (0 with one process)."""
+        return 0 if self.world is None else self.world.rank * self.local_batch
+
     def _share(self, rows: torch.Tensor) -> torch.Tensor:
         """This process's rows of a global-batch tensor: rows rank*b .. (rank+1)*b."""
-        start = self.world.rank * self.local_batch
+        start = self._share_start()
         return rows[start : start + self.local_batch]
 
     # ------------------------------------------------------------------ randomness
@@ -500,8 +508,7 @@ class Trainer:
         if self.config.optim.augment != "on":
             return lambda x: x
         rng = torch.Generator(device=self.device).manual_seed(self.config.optim.seed * 1_000_003 + 7_919 * step + 2)
-        total = self.config.optim.batch_size
-        offset = 0 if self.world is None else self.world.rank * self.local_batch
+        total, offset = self.config.optim.batch_size, self._share_start()
         return lambda x: diff_augment(x, rng, total, offset)
 
     # ------------------------------------------------------------------ one step
