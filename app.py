@@ -55,6 +55,9 @@ except ImportError:  # not installed (e.g. a local run from pyproject's dependen
 
 
 import gradio as gr
+from gradio.exceptions import InvalidPathError
+from pydantic import ValidationError
+from gradio.utils import get_upload_folder as gradio_upload_folder
 import pandas as pd
 import torch
 from starlette.middleware import Middleware
@@ -315,12 +318,59 @@ class Searches:
         return len(events)
 
 
-def picture_file(value):
-    """What the app hands gan_core for a gr.Image value sent as is (a FileData dict, already checked by Gradio to lie
-    in its upload folder): the file's path. Anything else goes on unchanged, for gan_core to accept or refuse."""
-    if isinstance(value, dict) and isinstance(value.get("path"), str):
-        return value["path"]
-    return value
+# What a visitor or an API client is told for any file that did not come through this app's upload, whether or not it
+# exists: the answer must not tell what lies on the server's disk.
+NOT_UPLOADED = "The picture must be a file uploaded to this app: the page's upload button or drawing, or gradio_client.handle_file(...) in an API call."
+
+
+def picture_file(value) -> str | None:
+    """The path of a picture a request names, only if Gradio's upload folder holds it (symlinks resolved); None for no picture.
+
+    Gradio checks the upload folder only for a value that carries ``meta``, and our file inputs take values as sent
+    (``preprocess=False``): a bare ``{"path": ...}``, a string, a relative path or a symlink out of the folder would
+    otherwise read any file the server can. Every such value gets the same sentence (ValueError), existing or not.
+    """
+    if value is None:
+        return None
+    path = value.get("path") if isinstance(value, dict) else None
+    if isinstance(path, str) and os.path.isabs(path):
+        real = Path(os.path.realpath(path))
+        if real.is_relative_to(Path(os.path.realpath(gradio_upload_folder()))) and real.is_file():
+            return str(real)
+    raise ValueError(NOT_UPLOADED)
+
+
+FILE_MODELS = ("FileData", "ImageData")  # Gradio's data models of a file value: a misfit one is a file not uploaded here
+
+
+class Blocks(gr.Blocks):
+    """gr.Blocks whose requests that fail inside Gradio, before our function runs, still get a sentence.
+
+    Gradio checks a request's values (their count, a file's folder, a component's data model) before calling the
+    function, and answers a failed check with an error that has no message, after logging a traceback. Here such a
+    request gets one sentence that says what the endpoint takes, and one log line.
+    """
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except (InvalidPathError, ValidationError) as err:
+            if isinstance(err, ValidationError) and err.title not in FILE_MODELS:
+                raise self.misfit(block_fn, err) from None
+            logger.info("refused %s: not a file of the upload folder", block_fn.name)
+            raise gr.Error(NOT_UPLOADED, print_exception=False) from None
+        except Exception as err:  # noqa: BLE001 - every check of Gradio's, whatever it raises, becomes one sentence
+            raise self.misfit(block_fn, err) from None
+
+    @staticmethod
+    def misfit(block_fn, err: Exception) -> gr.Error:
+        logger.info("refused %s before it ran: %s", block_fn.name, str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
+        endpoint = f"/{block_fn.api_name}" if block_fn.api_name else "this event"
+        names = [block.label or type(block).__name__.lower() for block in block_fn.inputs]
+        return gr.Error(
+            f"The values sent to {endpoint} do not fit it: it takes {len(names)} value(s) ({', '.join(names)}); "
+            "see the page's API description (Use via API) for their types.", print_exception=False,
+        )
 
 
 def best_device() -> str:
@@ -572,7 +622,7 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
             logger.info("freed the 2-D game of a closed page")
 
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
-    with gr.Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
+    with Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=True, elem_id="model-row"):
             model = c["model"] = gr.Dropdown(explorer.names, label="Model", info="loaded when the app started", scale=1, elem_id="model", **props["model"])

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -282,6 +283,56 @@ def test_bad_pictures_get_a_clear_error_and_the_server_stays_up(server, client, 
         with pytest.raises(AppError) as caught:
             client.predict("grey", handle_file(pictures[name]), api_name=api_name)
         assert message in str(caught.value)
+    assert server.alive()
+
+
+def call_message(base: str, endpoint: str, args: list) -> str:
+    """A raw /gradio_api/call request (no gradio_client: it would upload a local file first) -> the error's message, or "ok"."""
+    request = urllib.request.Request(f"{base}gradio_api/call/{endpoint}", data=json.dumps({"data": args}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=60) as response:
+        stream = response.read().decode()
+    if "event: complete" in stream:
+        return "ok"
+    return json.loads([line for line in stream.splitlines() if line.startswith("data:")][-1][5:])["error"]
+
+
+def test_a_file_that_was_not_uploaded_is_never_read(server, client, pictures, tmp_path):
+    """Only files in Gradio's upload folder are read: a bare path, a path with meta outside the folder, a symlink out of it,
+    a relative path and a plain string all get one sentence, whether the file exists or not (nothing tells what is there)."""
+    from gradio.utils import get_upload_folder
+
+    secret = save(Image.open(pictures["digit"]), tmp_path / "secret.png")  # a readable picture the server could score
+    upload = Path(get_upload_folder())
+    upload.mkdir(parents=True, exist_ok=True)
+    link = upload / f"link-{os.getpid()}.png"
+    link.unlink(missing_ok=True)
+    link.symlink_to(secret)
+    meta = {"_type": "gradio.FileData"}
+    values = [
+        {"path": secret},
+        {"path": secret, "meta": meta},
+        {"path": str(tmp_path / "missing.png"), "meta": meta},
+        {"path": "/proc/self/environ"},
+        {"path": "/etc/hostname"},
+        {"path": str(link), "meta": meta},
+        {"path": os.path.relpath(secret, ROOT)},
+        {"path": "docs/screenshot.png", "meta": meta},
+        {"path": str(upload / ".." / "x.png")},
+        secret,
+        "docs/screenshot.png",
+        {"url": "file://" + secret},
+    ]
+    try:
+        for endpoint, rest in (("invert", [0]), ("score", [])):
+            for value in values:
+                assert call_message(server.url, endpoint, ["grey", value, *rest]) == "The picture must be a file uploaded to this app: the page's upload " \
+                    "button or drawing, or gradio_client.handle_file(...) in an API call.", (endpoint, value)
+    finally:
+        link.unlink(missing_ok=True)
+    # A real upload still works on both.
+    assert client.predict("grey", handle_file(pictures["digit"]), api_name="/score")["summary"]
     assert server.alive()
 
 
