@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig.from_flat(dataset=args.dataset, data_dir=args.data_dir, max_minutes=args.minutes, device=args.device, seed=args.seed,
                                        out_dir=str(work / name), progress=False, **overrides)
         start = time.perf_counter()
-        trainer = Trainer(config, data=data, command="benchmarks/quality_at_budget.py", overwrite=True)  # each run of the benchmark starts over
+        trainer = Trainer.create(config, data=data, command="benchmarks/quality_at_budget.py", overwrite=True)  # each run of the benchmark starts over
         summary = trainer.train()
         print(f"{name}: {trainer.speed_note}; {summary['step']} steps", flush=True)
         return summary, trainer.speed_note, time.perf_counter() - start, trainer.ema_generator().cpu().eval(), copy.deepcopy(trainer.generator).cpu().eval()

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             config = TrainConfig.from_flat(dataset=dataset, data_dir=data_dir, max_minutes=args.minutes, seed=args.seed, augment=augment,
                                            out_dir=str(out), progress=False, onnx=False)
             start = time.perf_counter()
-            trainer = Trainer(config, data=train, command="benchmarks/small_data.py", overwrite=True)
+            trainer = Trainer.create(config, data=train, command="benchmarks/small_data.py", overwrite=True)
             summary = trainer.train()
             seconds = time.perf_counter() - start
             samples = eval_samples(trainer.ema_generator().cpu(), reference.num, args.seed)

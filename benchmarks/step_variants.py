@@ -38,7 +38,7 @@ def time_variant(data, width: int, amp: str, channels_last: str, compile_: bool,
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig.from_flat(dataset="fashion-mnist", out_dir=out, g_features=width, d_features=width, amp=amp, channels_last=channels_last,
                                        compile=compile_, steps=1, progress=False, onnx=False)
-        trainer = Trainer(config, data=data)
+        trainer = Trainer.create(config, data=data)
         rng = torch.Generator().manual_seed(0)
         times = []
         start = time.perf_counter()

@@ -26,8 +26,9 @@ import torch
 
 from gan_core.core import hub
 from gan_core.training import distributed
-from gan_core.training.config import DEFAULT_EPOCHS, TrainConfig, add_arguments, given_values
-from gan_core.training.trainer import CHECKPOINT_NAME, Trainer, load_checkpoint, run_outputs
+from gan_core.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_outputs
+from gan_core.training.config import DEFAULT_EPOCHS, TrainConfig, add_arguments, describe_batch, given_values
+from gan_core.training.trainer import Trainer
 
 logger = logging.getLogger("gan_core.train")
 
@@ -162,7 +163,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     overwrite = args.overwrite or (args.dry_run and "out_dir" not in given_values(args) and not args.resume)
     try:
         config, state = shared_config(args, world)
-        trainer = Trainer(config, command=_command(argv, world), checkpoint=state, overwrite=overwrite, distributed=world)
+        trainer = Trainer.create(config, command=_command(argv, world), checkpoint=state, overwrite=overwrite, distributed=world)
     except (ValueError, OSError) as err:  # OSError: FileNotFoundError, and a folder that cannot be read or written
         fail(err)
     if state is not None:
@@ -170,7 +171,8 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     _stop_on_signals(trainer, together_s=0.0 if world is None else 2.0)
     where = "" if world is None else f" ({world.world_size} processes, {trainer.local_batch} images each per step)"
     logger.info("training on %s%s: %d images, %d steps/epoch, out_dir %s", trainer.device, where, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)
-    logger.info("%s; %s; %s", trainer.batch_note, trainer.speed_note, trainer.augment_note)
+    batch_note = describe_batch(config.optim.batch_size, trainer.config.optim.batch_size, len(trainer.images))
+    logger.info("%s; %s; %s", batch_note, trainer.speed_note, trainer.augment_note)
     try:
         summary = trainer.train()
     except (ValueError, OSError) as err:  # OutputWriteError (a full disk): one sentence saying what is kept

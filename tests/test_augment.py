@@ -72,7 +72,7 @@ def test_color_changes_brightness_and_contrast_but_keeps_grey_pictures_grey():
 def tiny(tmp_path, name, num_images, **overrides):
     config = TrainConfig.from_flat(dataset="synthetic", image_size=8, g_features=4, d_features=4, latent_dim=8, batch_size=16, log_every=4,
                                    num_fixed=4, bn_calibration_batches=2, progress=False, onnx=False, out_dir=str(tmp_path / name), **overrides)
-    return Trainer(config, data=make_synthetic(num_images, 8, 1), command="pytest")
+    return Trainer.create(config, data=make_synthetic(num_images, 8, 1), command="pytest")
 
 
 def test_augment_is_off_unless_asked_and_the_run_says_which(tmp_path):
@@ -89,7 +89,7 @@ def test_a_run_with_augment_trains_resumes_exactly_and_differs_from_one_without(
     one.train()
     half = tiny(tmp_path, "half", 64, steps=4, augment="on")
     half.train()
-    resumed = Trainer(TrainConfig.from_dict(load_checkpoint(tmp_path / "half" / "checkpoint.pt")["config"]).override({"steps": 8}),
+    resumed = Trainer.create(TrainConfig.from_dict(load_checkpoint(tmp_path / "half" / "checkpoint.pt")["config"]).override({"steps": 8}),
                       data=make_synthetic(64, 8, 1), checkpoint=load_checkpoint(tmp_path / "half" / "checkpoint.pt"))
     resumed.train()
     assert all(torch.equal(a, b) for a, b in zip(one.generator.state_dict().values(), resumed.generator.state_dict().values(), strict=True))

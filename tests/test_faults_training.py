@@ -19,8 +19,9 @@ import torch
 from gan_core import train
 from gan_core.core.data import make_synthetic
 from gan_core.training import TrainConfig, Trainer, load_checkpoint
+from gan_core.training import checkpoint as checkpoint_module
 from gan_core.training import trainer as trainer_module
-from gan_core.training.trainer import CHECKPOINT_MAGIC, OutputWriteError, check_checkpoint, encode_checkpoint
+from gan_core.training.checkpoint import CHECKPOINT_MAGIC, OutputWriteError, check_checkpoint, encode_checkpoint
 
 TINY = {"dataset": "synthetic", "image_size": 8, "channels": 1, "g_features": 4, "d_features": 4, "latent_dim": 8, "batch_size": 16,
         "log_every": 4, "num_fixed": 4, "bn_calibration_batches": 2, "progress": False, "onnx": False, "device": "cpu"}
@@ -33,7 +34,7 @@ TORCH_DISK_FULL = RuntimeError("[enforce fail at inline_container.cc:672] . Pyto
 def tiny_trainer(out_dir, overwrite=False, checkpoint=None, **overrides):
     """A trainer on 64 synthetic 8 px images: 4 steps per epoch."""
     config = TrainConfig.from_flat(**(TINY | {"out_dir": str(out_dir)} | overrides))
-    return Trainer(config, data=make_synthetic(64, 8, 1), command="pytest", checkpoint=checkpoint, overwrite=overwrite)
+    return Trainer.create(config, data=make_synthetic(64, 8, 1), command="pytest", checkpoint=checkpoint, overwrite=overwrite)
 
 
 def cli(argv, capsys):
@@ -336,7 +337,7 @@ def test_a_full_disk_mid_append_leaves_no_half_record(one_epoch, monkeypatch):
             self.handle.flush()
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(trainer_module, "open", lambda *a, **kw: HalfWrite(open(*a, **kw)), raising=False)  # noqa: SIM115 - closed by HalfWrite.__exit__
+    monkeypatch.setattr(checkpoint_module, "open", lambda *a, **kw: HalfWrite(open(*a, **kw)), raising=False)  # noqa: SIM115 - closed by HalfWrite.__exit__
     with pytest.raises(OutputWriteError, match="disk is full.*train_log.jsonl"):
         trainer._log({"step": 5, "loss_d": 1.0})
     assert log.read_bytes() == before
@@ -349,7 +350,7 @@ def test_a_torn_log_line_is_dropped_with_a_warning_on_resume(one_epoch, caplog, 
     with open(log, "ab") as handle:
         handle.write(b'{"step": 5, "loss_d": 1.0}\n' + torn)  # a replayed record, then a torn last line
     state = load_checkpoint(trainer.out_dir / "checkpoint.pt")
-    with caplog.at_level(logging.WARNING, logger="gan_core.training.trainer"):
+    with caplog.at_level(logging.WARNING, logger="gan_core.training.checkpoint"):
         resumed = tiny_trainer(trainer.out_dir, epochs=2, checkpoint=state)
     assert any(str(log) in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
     resumed.train()

@@ -62,9 +62,9 @@ def test_run_steps_are_the_steps_train_runs(tmp_path):
             progress=False, onnx=False, bn_calibration_batches=1, log_every=100, **limits,
         )  # fmt: skip
 
-    trained = Trainer(config("train", steps=10), data=tiny_data())
+    trained = Trainer.create(config("train", steps=10), data=tiny_data())
     trained.train()
-    stepped = Trainer(config("steps", steps=10), data=tiny_data())
+    stepped = Trainer.create(config("steps", steps=10), data=tiny_data())
     first, second = stepped.run_steps(3), stepped.run_steps(7)  # across an epoch end (8 steps per epoch)
     assert (first["step"], second["step"]) == (3, 10)
     for key, value in trained.generator.state_dict().items():
@@ -78,7 +78,7 @@ def test_run_steps_are_the_steps_train_runs(tmp_path):
 
 @pytest.mark.parametrize("count", [0, -1, 1.5, True, "3"])
 def test_run_steps_refuses_a_bad_count(tmp_path, count):
-    trainer = Trainer(
+    trainer = Trainer.create(
         TrainConfig.from_flat(dataset="mnist", latent_dim=8, g_features=4, d_features=4, batch_size=4, out_dir=str(tmp_path)),
         data=tiny_data(),
     )

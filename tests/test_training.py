@@ -23,7 +23,7 @@ TINY_ARGS = ["--dataset", "synthetic", "--image-size", "8", "--g-features", "4",
 def run_tiny(tmp_path, name, device="cpu", **overrides):
     config = TrainConfig.from_flat(**(TINY | {"out_dir": str(tmp_path / name), "device": str(device)} | overrides))
     data = make_synthetic(64, 8, 1)
-    trainer = Trainer(config, data=data, command="pytest")
+    trainer = Trainer.create(config, data=data, command="pytest")
     return trainer, trainer.train()
 
 
@@ -183,7 +183,7 @@ def test_nan_or_bad_config_values_are_rejected():
 
 
 def test_a_checkpoint_records_how_many_processes_trained_it(tmp_path):
-    from gan_core.training.trainer import check_checkpoint
+    from gan_core.training.checkpoint import check_checkpoint
 
     run_tiny(tmp_path, "one", steps=2)
     state = load_checkpoint(tmp_path / "one" / "checkpoint.pt")

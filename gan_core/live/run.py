@@ -188,7 +188,7 @@ class LiveRun:
     def __init__(self, data: ImageData, out_dir: str | os.PathLike, config: LiveConfig | None = None):
         self.config = config or LiveConfig()
         self.out_dir = Path(out_dir)
-        self.trainer = Trainer(self.config.train_config(self.out_dir), data=data)
+        self.trainer = Trainer.create(self.config.train_config(self.out_dir), data=data)
         self.history: list[dict] = []  # one record per snapshot: the means over its chunk
         self.seconds = 0.0  # wall-clock seconds since the run started: training and snapshots
         self._stop = threading.Event()

@@ -39,6 +39,12 @@ def default_batch_size(num_images: int) -> int:
     return min(num_images, max(8, 1 << (fitting.bit_length() - 1)))
 
 
+def describe_batch(asked: int | None, batch_size: int, num_images: int) -> str:
+    """'batch 16 (auto: 200 pictures, 12 steps per epoch)': the batch a run trains with, and why when the data chose it
+    (``asked``: the batch the config gave, None to let the data decide)."""
+    return f"batch {batch_size}" + (f" (auto: {num_images:,} pictures, {num_images // batch_size} steps per epoch)" if asked is None else "")
+
+
 def _field(default, help: str, *, default_help: str | None = None, choices=None, flag: str | None = None):
     """A dataclass field with what its command-line flag needs: help, choices, the shown default."""
     metadata = {"help": help, "choices": choices, "default_help": default_help, "flag": flag}

@@ -1,35 +1,22 @@
-"""The adversarial game (Goodfellow et al. 2014) with DCGAN's settings, plus EMA and checkpoints.
+"""The adversarial game (Goodfellow et al. 2014) with DCGAN's settings, plus EMA.
 
 One :class:`Trainer` owns a run: G, D, an EMA copy of G, both optimizers, the data on the
 training device, the fixed noise of the sample timeline, and the step counter. Randomness
 is derived from ``(seed, step)`` and ``(seed, epoch)``, so a resumed run replays the exact
-stream of an uninterrupted one (bit-identical on the CPU).
-
-A run never destroys another: a new run refuses an ``out_dir`` that holds one unless told to start
-over (``overwrite=True``, ``--overwrite``). Checkpoints carry the SHA-256 of their payload, so a
-damaged file is refused instead of resumed; a write that fails (a full disk) removes its temporary
-file, keeps the previous checkpoint and says what happened (:class:`OutputWriteError`).
+stream of an uninterrupted one (bit-identical on the CPU). :meth:`Trainer.create` sets a run up
+(its folder, its data, the config the data completes); what the run keeps on disk (checkpoints,
+log, the folder's rules) is :mod:`gan_core.training.checkpoint`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import errno
-import hashlib
-import io
-import json
 import logging
 import math
-import numbers
-import os
-import shutil
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -46,23 +33,14 @@ from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.augment import diff_augment
+from gan_core.training.checkpoint import (
+    CHECKPOINT_FORMAT, CHECKPOINT_NAME, LOSS_PLOT_NAME, SAMPLES_NAME, append_log, check_checkpoint, check_run_folder, first_line,
+    remove_run_outputs, trim_log, write_checkpoint, write_note, writing,
+)  # fmt: skip
 from gan_core.training.config import TrainConfig, check_resume
-from gan_core.training.distributed import Distributed, SharedError, copy_module, plain_batchnorm, process_device, split_batch
+from gan_core.training.distributed import Distributed, copy_module, plain_batchnorm, process_device, split_batch
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_NAME = "checkpoint.pt"
-# 1: flat config; 2: the config in sections (model, optim, data, run); 3: the torch.save payload is
-# framed by CHECKPOINT_MAGIC and its SHA-256, so a damaged file is found before it is resumed.
-CHECKPOINT_FORMAT = 3
-CHECKPOINT_MAGIC = b"GANCORE-CKPT-v3\n"  # 16 bytes, then the 32-byte SHA-256 of the payload, then the payload
-LOSS_PLOT_NAME = "loss.png"
-SAMPLES_NAME = "samples.png"
-# Everything a run writes in its out_dir (and nothing else): what --overwrite removes.
-RUN_OUTPUTS = (
-    CHECKPOINT_NAME, CHECKPOINT_NAME + ".tmp", hub.LOG_NAME, hub.LOG_NAME + ".tmp", hub.TIMELINE_DIR, hub.SNAPSHOT_DIR,
-    "generator", "discriminator", LOSS_PLOT_NAME, SAMPLES_NAME,
-)  # fmt: skip
 
 
 def resolve_device(name: str) -> torch.device:
@@ -82,6 +60,11 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {name!r} asked for, but Apple MPS is not available here; use --device auto or cpu.")
     return device
+
+
+def training_device(name: str, world: Distributed | None = None) -> torch.device:
+    """The device a run (``world``: one process of a multi-process run) trains on; ValueError for one it cannot have."""
+    return resolve_device(name) if world is None else process_device(name, world.local_rank)
 
 
 @contextlib.contextmanager
@@ -179,134 +162,34 @@ def recalibrate_batchnorm(
     return generator.eval()
 
 
-# ----------------------------------------------------------------------------- the run's folder
+def load_training_data(config: TrainConfig, world: Distributed | None = None) -> ImageData:
+    """The dataset of ``config``. With several processes, each node's first process loads it first (a download
+    lands once in the shared cache), then the others."""
+
+    def load() -> ImageData:
+        return load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
+
+    if world is None:
+        return load()
+    first = world.local_rank == 0
+    if not first:
+        world.barrier()
+    data = load()
+    if first:
+        world.barrier()
+    return data
 
 
-def check_out_dir(out_dir: str | os.PathLike) -> None:
-    """Raise ValueError unless ``out_dir`` is a folder this process may write in, or can create.
-
-    Called before any data is loaded, so a read-only or impossible --out-dir costs nothing.
-    """
-    path = Path(out_dir).absolute()
-    existing = path
-    while not existing.exists() and existing.parent != existing:
-        if os.path.lexists(existing):
-            raise ValueError(f"--out-dir {out_dir} cannot be created: {existing} is a broken link; remove it or choose another --out-dir.")
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"--out-dir {out_dir} cannot be created: {existing} is a file, not a folder; choose another --out-dir.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is read-only" if existing == path else f"cannot be created: {existing} is read-only"
-        raise ValueError(f"--out-dir {out_dir} {where}; choose a folder you can write to.")
-    # Permissions do not tell everything (a read-only mount, /proc, a network share): try, and leave nothing behind.
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".gan_core-write-check-", dir=existing))
-    except OSError as err:
-        where = "cannot be written" if existing == path else f"cannot be created in {existing}"
-        raise ValueError(f"--out-dir {out_dir} {where} ({err.strerror or err}); choose a folder you can write to.") from err
-
-
-def run_outputs(out_dir: str | os.PathLike) -> list[Path]:
-    """The files and folders a run wrote in ``out_dir`` (checkpoint, log, timeline, exports, ...), those present."""
-    return [Path(out_dir) / name for name in RUN_OUTPUTS if os.path.lexists(Path(out_dir) / name)]
-
-
-def remove_run_outputs(out_dir: str | os.PathLike) -> list[Path]:
-    """Delete what a run wrote in ``out_dir`` (only :data:`RUN_OUTPUTS`; other files stay). Returns what was removed."""
-    removed = run_outputs(out_dir)
-    for path in removed:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    return removed
-
-
-class OutputWriteError(OSError):
-    """Writing one of the run's files failed (a full disk, a read-only folder).
-
-    The message is one sentence: which file, why (with the space it needed when known), what is
-    kept, and how to go on. The temporary file of the failed write is removed.
-    """
-
-
-def _size(num_bytes: int) -> str:
-    return f"{num_bytes / 1e6:.1f} MB" if num_bytes >= 100_000 else f"{max(num_bytes, 0) / 1e3:.0f} kB"
-
-
-def _free_bytes(path: Path) -> int | None:
-    for folder in (path.parent, *path.parent.parents):
-        if folder.is_dir():
-            with contextlib.suppress(OSError):
-                return shutil.disk_usage(folder).free
-            return None
-    return None
-
-
-def _first_line(err: BaseException, limit: int = 160) -> str:
-    text = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_torch_write_failure(err: RuntimeError) -> bool:
-    """torch.save's writer reports a failed write (e.g. a full disk) as RuntimeError('[enforce fail at inline_container.cc...')."""
-    message = str(err)
-    return any(mark in message for mark in ("PytorchStreamWriter", "inline_container", "file write failed"))
-
-
-@contextlib.contextmanager
-def _writing(path: Path, note: str, cleanup: Path | None = None):
-    """Turn a failed write of ``path`` into :class:`OutputWriteError`; remove ``cleanup`` (a temporary file).
-
-    Yields a namespace whose ``needed`` (bytes) the caller may set once it knows the size it writes.
-    ``note`` completes the sentence: what is kept and how to go on.
-    """
-    attempt = SimpleNamespace(needed=None)
-    try:
-        yield attempt
-    except OutputWriteError:
-        raise
-    except (OSError, RuntimeError) as err:
-        if isinstance(err, RuntimeError) and not _is_torch_write_failure(err):
-            raise
-        if cleanup is not None:
-            with contextlib.suppress(OSError):
-                cleanup.unlink(missing_ok=True)
-        free = _free_bytes(path)
-        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
-            isinstance(err, RuntimeError) and free is not None and free < (attempt.needed or 1_000_000)
-        )
-        if full:
-            needed = f"needed {_size(attempt.needed)} and " if attempt.needed else ""
-            shown_free = f"{_size(free)} are free" if free is not None else "no space is left"
-            problem = f"The disk is full: writing {path} {needed}{shown_free}"
-        else:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else _first_line(err)
-            problem = f"Could not write {path} ({reason})"
-        raise OutputWriteError(f"{problem}; {note}.") from err
-
-
-def _atomic_write(path: Path, parts) -> None:
-    """Write ``parts`` (bytes-like) to path.tmp, fsync, then rename over ``path``: never half a file at ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.writelines(parts)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-
-
-def encode_checkpoint(state: dict) -> list:
-    """A checkpoint file's bytes as parts: CHECKPOINT_MAGIC, SHA-256 of the payload, the torch.save payload."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    payload = buffer.getbuffer()
-    return [CHECKPOINT_MAGIC, hashlib.sha256(payload).digest(), payload]
+def check_fits(config: TrainConfig, data: ImageData) -> None:
+    """Raise ValueError unless ``config`` is resolved for ``data`` (:meth:`TrainConfig.resolve`): image size,
+    channels and batch size set, the data's size and channels, at least one batch of pictures."""
+    model, batch_size = config.model, config.optim.batch_size
+    if not model.resolved or batch_size is None:
+        raise ValueError("A Trainer takes a config resolved for its data (image size, channels, batch size); build it with Trainer.create(config, data).")
+    if (data.image_size, data.channels) != (model.image_size, model.channels):
+        raise ValueError(f"data is {data.channels}x{data.image_size}px, config asks {model.channels}x{model.image_size}px.")
+    if len(data) < batch_size:
+        raise ValueError(f"{config.data.dataset} has {len(data)} images, fewer than one batch of {batch_size}; lower --batch-size.")
 
 
 @dataclass
@@ -325,70 +208,72 @@ STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
 
 
 class Trainer:
-    """Owns one training run. ``Trainer(config).train()`` runs it to its limits and exports.
+    """Owns one training run. ``Trainer.create(config).train()`` runs it to its limits and exports.
 
-    ``checkpoint`` (from :func:`load_checkpoint`) continues a run: it is checked against ``config``
-    before any data is loaded (model, optimisation and data must match, else ValueError) and
-    restored once the networks are built. Without one, ``config.run.out_dir`` must not hold a run
-    (ValueError naming --resume and --overwrite) unless ``overwrite``: then the old run's files
-    (:data:`RUN_OUTPUTS`) are removed once this run is set up, so a mistake in it keeps the old run.
-    The out_dir is checked writable before the data is loaded.
+    :meth:`create` sets a run up: it checks the folder, loads the data and resolves the config for it.
+    The constructor takes the outcome: a config resolved for ``data`` (:func:`check_fits`) and, to
+    continue a run, a checkpoint already checked against that config; it builds G, D, the EMA and the
+    optimizers, and restores the checkpoint.
 
     ``distributed`` (from :func:`gan_core.training.distributed.init_from_env`, under torchrun) makes this
     one process of a multi-process run: it trains on its share of every global batch, and only process
     0 looks at and writes the out_dir (checks, checkpoints, log, timeline, exports); see that module.
     """
 
-    def __init__(self, config: TrainConfig, data: ImageData | None = None, command: str = "", checkpoint: dict | None = None, overwrite: bool = False,
-                 distributed: Distributed | None = None):  # fmt: skip
+    @classmethod
+    def create(cls, config: TrainConfig, data: ImageData | None = None, *, command: str = "", checkpoint: dict | None = None,
+               overwrite: bool = False, distributed: Distributed | None = None) -> Trainer:  # fmt: skip
+        """Set a run up in the order that makes a mistake cheap, then build its Trainer.
+
+        ``checkpoint`` (from :func:`~gan_core.training.checkpoint.load_checkpoint`) continues a run: it
+        is checked whole first, and against the resolved config (model, optimisation and data must
+        match, else ValueError). Without one, ``config.run.out_dir`` must not hold a run (ValueError
+        naming --resume and --overwrite) unless ``overwrite``: then the old run's files are removed once
+        this run is built, so a mistake in it keeps the old run. The device and the out_dir are checked
+        before the data is loaded (``data``: given, or :func:`load_training_data`); the data then decides
+        what the config left open (:meth:`TrainConfig.resolve`: image size, channels, batch size).
+        """
         if checkpoint is not None:
             if overwrite:
                 raise ValueError("Resuming a run and starting it over exclude each other: give --resume or --overwrite, not both.")
             check_checkpoint(checkpoint, "the resume checkpoint")
+        training_device(config.run.device, distributed)  # a device this machine lacks is refused before any work
+        if distributed is not None and config.optim.batch_size is not None:  # so is a batch that does not split
+            split_batch(config.optim.batch_size, distributed.world_size)
+        old_run = check_run_folder(config.run.out_dir, fresh=checkpoint is None, overwrite=overwrite, world=distributed)
+        if data is None:
+            data = load_training_data(config, distributed)
+        config = config.resolve(len(data), data.image_size, data.channels)
+        if checkpoint is not None:
+            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
+        trainer = cls(config, data, command=command, checkpoint=checkpoint, distributed=distributed)
+        if old_run:
+            with trainer._writing(trainer.out_dir):
+                removed = remove_run_outputs(trainer.out_dir)
+            logger.warning("--overwrite: removed the previous run in %s (%s)", trainer.out_dir, ", ".join(p.name for p in removed))
+        return trainer
+
+    def __init__(self, config: TrainConfig, data: ImageData, *, command: str = "", checkpoint: dict | None = None,
+                 distributed: Distributed | None = None):  # fmt: skip
+        check_fits(config, data)
+        model, optim, run = config.model, config.optim, config.run
+        self.config, self.data_info = config, data
         self.commands = [command] if command else []  # every invocation of this run, for the manifest
-        run = config.run
         self.world = distributed
         self.is_main = distributed is None or distributed.is_main  # the process that reads and writes out_dir
         self.world_size = 1 if distributed is None else distributed.world_size
-        if distributed is None:
-            self.device = resolve_device(run.device)
-        else:
-            self.device = process_device(run.device, distributed.local_rank)
-            if config.optim.batch_size is not None:  # a batch that does not split is refused before any work
-                split_batch(config.optim.batch_size, distributed.world_size)
+        self.local_batch = split_batch(optim.batch_size, self.world_size)  # this process's share of each batch
+        self.device = training_device(run.device, distributed)
         self.out_dir = Path(run.out_dir)
-        old_run = self._check_out_dir(fresh=checkpoint is None, overwrite=overwrite)
         self._saved_step: int | None = None  # the step of the checkpoint on disk, for error messages
-        if data is None:
-            data = self._load_data(config)
-        self.data_info = data
-        # The data decides what the config left open; the resolved config is what checkpoints and manifests record.
-        asked = config.optim
-        self.config = config = config.resolve(len(data), data.image_size, data.channels)
-        self.batch_note = f"batch {config.optim.batch_size}" + (
-            f" (auto: {len(data):,} pictures, {len(data) // config.optim.batch_size} steps per epoch)" if asked.batch_size is None else ""
-        )
-        if distributed is not None:
-            self.local_batch = split_batch(config.optim.batch_size, distributed.world_size)
-        model = config.model
-        if checkpoint is not None:
-            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
-        if (data.image_size, data.channels) != (model.image_size, model.channels):
-            raise ValueError(f"data is {data.channels}x{data.image_size}px, config asks {model.channels}x{model.image_size}px.")
-        batch_size = config.optim.batch_size
-        if len(data) < batch_size:
-            raise ValueError(f"{config.data.dataset} has {len(data)} images, fewer than one batch of {batch_size}; lower --batch-size.")
-
-        cuda = self.device.type == "cuda"
         self.amp_dtype, self.memory_format, self.speed_note = speed_settings(run, self.device)
-        if cuda:
+        if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
         # The whole training set lives on the device as uint8: (N, C, H, W).
         self.images = data.images.to(self.device)
-        self.steps_per_epoch = len(data) // batch_size
+        self.steps_per_epoch = len(data) // optim.batch_size
 
-        optim = config.optim
         torch.manual_seed(optim.seed)  # network initialisation
         self.generator = Generator(**model.generator_kwargs()).to(self.device, memory_format=self.memory_format)
         self.discriminator = Discriminator(**model.discriminator_kwargs()).to(self.device, memory_format=self.memory_format)
@@ -405,71 +290,12 @@ class Trainer:
         self._g_step, self._d_step = self.generator, self.discriminator
         if checkpoint is not None:
             self._restore(checkpoint)
-            saved_world_size = checkpoint.get("world_size", 1)
-            if saved_world_size != self.world_size and self.is_main:
-                logger.warning(
-                    "the checkpoint was written by a run on %d process(es) and continues on %d: the same global batch (%d) and data order, "
-                    "but %s so the weights will not be bit-identical to a continuation on %d",
-                    saved_world_size, self.world_size, config.optim.batch_size,
-                    "the float sums are ordered differently," if run.sync_batchnorm else "BatchNorm normalises over shares of another size (see --sync-batchnorm),",
-                    saved_world_size,
-                )  # fmt: skip
         if distributed is not None:
             self._start_distributed()
         if run.compile:
             # G and D compiled, not the whole step: a compiled step holding two backward passes and the optimizer
             # steps fails in torch 2.13 ("backward through the graph a second time").
             self._g_step, self._d_step = torch.compile(self._g_step), torch.compile(self._d_step)
-        if old_run:
-            with self._writing(self.out_dir):
-                removed = remove_run_outputs(self.out_dir)
-            logger.warning("--overwrite: removed the previous run in %s (%s)", self.out_dir, ", ".join(p.name for p in removed))
-
-    def _check_out_dir(self, fresh: bool, overwrite: bool) -> list[Path]:
-        """Check out_dir (writable; for a new run, holding no run unless ``overwrite``); return the old run's files.
-
-        With several processes process 0 alone looks, and the others wait for its verdict: the same
-        ValueError on every process, or the go-ahead.
-        """
-        old_run, problem = [], None
-        if self.is_main:
-            try:
-                check_out_dir(self.out_dir)
-                old_run = run_outputs(self.out_dir) if fresh else []
-                if old_run and not overwrite:
-                    names = ", ".join(p.name for p in old_run[:4]) + (", ..." if len(old_run) > 4 else "")
-                    raise ValueError(
-                        f"{self.out_dir} already holds a run ({names}): continue it with --resume, start it over with "
-                        "--overwrite (deletes those files), or choose another --out-dir."
-                    )
-            except ValueError as err:
-                if self.world is None:
-                    raise
-                problem = err
-        if self.world is not None:
-            message = self.world.share(None if problem is None else str(problem))
-            if problem is not None:
-                raise problem
-            if message is not None:
-                raise SharedError(message)
-        return old_run
-
-    def _load_data(self, config: TrainConfig) -> ImageData:
-        """The dataset. With several processes, each node's first process loads it first (a download lands
-        once in the shared cache), then the others."""
-
-        def load() -> ImageData:
-            return load_dataset(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.image_size, channels=config.model.channels, download=config.data.download)
-
-        if self.world is None:
-            return load()
-        first = self.world.local_rank == 0
-        if not first:
-            self.world.barrier()
-        data = load()
-        if first:
-            self.world.barrier()
-        return data
 
     def _start_distributed(self) -> None:
         """Join the training group; wrap G and D in DDP (BatchNorm over the global batch with sync_batchnorm)."""
@@ -566,7 +392,9 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
 
+
     def _restore(self, state: dict) -> None:
+        """Continue from ``state`` (checked by :func:`check_checkpoint` and against this run's config)."""
         try:
             self.generator.load_state_dict(state["generator"])
             self.discriminator.load_state_dict(state["discriminator"])
@@ -581,28 +409,28 @@ class Trainer:
             if state["rng"]["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
-            raise ValueError(f"The resume checkpoint does not fit this run ({_first_line(err)}); resume from another copy, or start over with --overwrite.") from err
+            raise ValueError(f"The resume checkpoint does not fit this run ({first_line(err)}); resume from another copy, or start over with --overwrite.") from err
         self._saved_step = self.step
-        if self.is_main:
-            self._drop_log_records_after(self.step)
-
-    def _write_note(self) -> str:
-        """How a failed write leaves the run, for :class:`OutputWriteError`'s sentence."""
-        if self._saved_step is None:
-            return "no checkpoint was written yet: free some space (or fix the folder), then start again with --overwrite"
-        return f"the checkpoint of step {self._saved_step} is intact: free some space (or fix the folder), then continue with --resume"
+        saved_world_size = state.get("world_size", 1)
+        if saved_world_size != self.world_size and self.is_main:
+            logger.warning(
+                "the checkpoint was written by a run on %d process(es) and continues on %d: the same global batch (%d) and data order, "
+                "but %s so the weights will not be bit-identical to a continuation on %d",
+                saved_world_size, self.world_size, self.config.optim.batch_size,
+                "the float sums are ordered differently," if self.config.run.sync_batchnorm else "BatchNorm normalises over shares of another size (see --sync-batchnorm),",
+                saved_world_size,
+            )  # fmt: skip
+        if self.is_main:  # a run killed after its last checkpoint logged steps that this run replays
+            trim_log(self.out_dir / hub.LOG_NAME, self.step, write_note(self._saved_step))
 
     def _writing(self, path: Path, cleanup: Path | None = None):
-        return _writing(path, self._write_note(), cleanup)
+        """:func:`~gan_core.training.checkpoint.writing` with what a failed write leaves of this run."""
+        return writing(path, write_note(self._saved_step), cleanup)
 
     def save_checkpoint(self) -> Path:
         """Write checkpoint.pt atomically (format 3: magic, SHA-256, payload). A failed write keeps the previous one."""
         path = self.out_dir / CHECKPOINT_NAME
-        with self._writing(path, cleanup=path.with_name(path.name + ".tmp")) as attempt:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            parts = encode_checkpoint(self.state_dict())
-            attempt.needed = sum(len(part) for part in parts)
-            _atomic_write(path, parts)
+        write_checkpoint(path, self.state_dict(), write_note(self._saved_step))
         self._saved_step = self.step
         return path
 
@@ -637,47 +465,10 @@ class Trainer:
             images.save_png(grid, path)
         return path
 
-    def _drop_log_records_after(self, step: int) -> None:
-        """A run killed after its last checkpoint logged steps that the resumed run will replay: drop them.
-
-        A line that is not a log record (torn by a kill or a full disk mid-write) is dropped too, with a warning.
-        """
-        log_path = self.out_dir / hub.LOG_NAME
-        if not log_path.exists():
-            return
-        kept, torn = [], []
-        for number, line in enumerate(log_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            recorded_step = record.get("step") if isinstance(record, dict) else None
-            if not isinstance(recorded_step, int) or isinstance(recorded_step, bool):
-                torn.append(number)
-            elif recorded_step <= step:
-                kept.append(line)
-        if torn:
-            lines = ", ".join(map(str, torn[:5])) + (", ..." if len(torn) > 5 else "")
-            logger.warning("%s: dropped %d unreadable line(s) (line %s), most likely torn by an interrupted write", log_path, len(torn), lines)
-        with self._writing(log_path):
-            _atomic_write(log_path, ["".join(line + "\n" for line in kept).encode()])
 
     def _log(self, record: dict) -> None:
-        """Append one JSON line; a failed append is cut back off, so the log never keeps half a record."""
-        path = self.out_dir / hub.LOG_NAME
-        line = json.dumps(record) + "\n"
-        with self._writing(path):
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            size = path.stat().st_size if path.exists() else 0
-            try:
-                with open(path, "a") as handle:
-                    handle.write(line)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.truncate(path, size)
-                raise
+        """Append one record to the run's JSONL log (never half a record)."""
+        append_log(self.out_dir / hub.LOG_NAME, record, write_note(self._saved_step))
 
     # ------------------------------------------------------------------ the loop
     def target_steps(self) -> int | None:
@@ -882,153 +673,3 @@ class Trainer:
 def describe_data(data: ImageData) -> str:
     return f"{len(data):,} training images ({data.channels} channel(s), {data.image_size}x{data.image_size}) from `{data.source}`."
 
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read and check a checkpoint safely (weights_only=True). Raises FileNotFoundError/ValueError naming the path.
-
-    Format 3 files are refused when their payload does not match the SHA-256 stored with it; the
-    unframed files of formats 1 and 2 are checked against their zip CRCs. Every key, type and
-    tensor shape is checked against the checkpoint's own config (:func:`check_checkpoint`).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}; a run writes {CHECKPOINT_NAME} in its --out-dir.")
-    header_size = len(CHECKPOINT_MAGIC) + hashlib.sha256().digest_size
-    try:
-        with open(path, "rb") as handle:  # payload as one bytes object: BytesIO shares it, no second copy
-            header = handle.read(header_size)
-            framed = header.startswith(CHECKPOINT_MAGIC)
-            payload = handle.read() if framed else header + handle.read()
-    except OSError as err:
-        raise ValueError(f"Cannot read the checkpoint {path} ({err.strerror or err}).") from err
-    damaged = f"{path} is damaged: {{}}; resume from another copy of it, or start the run over with --overwrite."
-    if framed:
-        if len(header) < header_size or hashlib.sha256(payload).digest() != header[len(CHECKPOINT_MAGIC) :]:
-            raise ValueError(damaged.format("its contents do not match the SHA-256 stored with them (a disk error, an incomplete copy or an edit)"))
-        formats = (CHECKPOINT_FORMAT,)
-    elif payload.startswith(b"PK\x03\x04"):  # formats 1 and 2: a bare torch.save zip; its CRCs are the only check
-        try:
-            bad_member = zipfile.ZipFile(io.BytesIO(payload)).testzip()
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-            raise ValueError(damaged.format(f"its zip structure is broken ({_first_line(err)})")) from err
-        if bad_member is not None:
-            raise ValueError(damaged.format(f"{bad_member} fails its CRC check"))
-        formats = (1, 2)
-    else:
-        raise ValueError(f"{path} is not a gan_core checkpoint (it starts with {shown(payload[:16])}); give the {CHECKPOINT_NAME} a run wrote.")
-    try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    except Exception as err:  # any unpickling failure means the file is not ours
-        raise ValueError(f"{path} is not a readable gan_core checkpoint ({_first_line(err)}).") from err
-    if not isinstance(state, dict) or state.get("format") not in formats:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path} is not a gan_core checkpoint (format {shown(found)}; expected {' or '.join(map(str, formats))}).")
-    check_checkpoint(state, str(path))
-    return state
-
-
-_CHECKPOINT_KEYS = ("config", "generator", "discriminator", "ema", "opt_g", "opt_d", "step", "fixed_noise", "rng")
-_ADAM_GROUP_KEYS = ("lr", "betas", "eps", "weight_decay")
-
-
-def check_checkpoint(state, name: str = "the checkpoint") -> None:
-    """Raise ValueError (one sentence naming ``name``) unless ``state`` is a whole gan_core checkpoint.
-
-    Checks every key and type, and every tensor's shape against the networks its own config builds
-    (built on the meta device: no memory, no data), so a tampered or truncated state is refused
-    before anything is loaded instead of failing with a KeyError or a shape error mid-restore.
-    """
-
-    def refuse(problem: str):
-        raise ValueError(f"{name} is not a usable gan_core checkpoint: {problem}; resume from another copy, or start the run over with --overwrite.")
-
-    if not isinstance(state, dict):
-        refuse(f"it holds {type(state).__name__}, not a dict")
-    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
-    if missing:
-        refuse(f"it lacks {', '.join(missing)}")
-    try:
-        config = TrainConfig.from_dict(state["config"])
-    except (ValueError, TypeError, AttributeError) as err:
-        refuse(f"its training config is invalid ({_first_line(err)})")
-    if not config.model.resolved:
-        refuse("its config does not give the image size and channels")
-    step = state["step"]
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        refuse(f"its step is {shown(step)}, not a whole number of at least 0")
-    if "elapsed" in state and (isinstance(state["elapsed"], bool) or not isinstance(state["elapsed"], numbers.Real)):
-        refuse(f"its elapsed time is {shown(state['elapsed'])}, not a number")
-    if "world_size" in state and (isinstance(state["world_size"], bool) or not isinstance(state["world_size"], int) or state["world_size"] < 1):
-        refuse(f"its number of processes is {shown(state['world_size'])}, not a whole number of at least 1")
-    if "commands" in state and not (isinstance(state["commands"], list) and all(isinstance(c, str) for c in state["commands"])):
-        refuse("its commands are not a list of strings")
-    rng = state["rng"]
-    cpu_state_size = torch.get_rng_state().numel()
-    if not (isinstance(rng, dict) and _is_byte_tensor(rng.get("torch"), cpu_state_size) and isinstance(rng.get("cuda"), list)
-            and all(_is_byte_tensor(s) for s in rng["cuda"])):  # fmt: skip
-        refuse("its random number generator state is malformed")
-    latent_dim = config.model.latent_dim
-    noise = state["fixed_noise"]
-    if not (isinstance(noise, torch.Tensor) and noise.is_floating_point() and noise.dim() == 2 and noise.shape[0] >= 1 and noise.shape[1] == latent_dim):
-        found = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
-        refuse(f"its fixed noise is {found}, not (N, {latent_dim}) floats")
-    with torch.device("meta"):  # shapes only
-        generator = Generator(**config.model.generator_kwargs())
-        discriminator = Discriminator(**config.model.discriminator_kwargs())
-    for key, model in (("generator", generator), ("discriminator", discriminator), ("ema", generator)):
-        problem = _tensor_mismatch(state[key], model.state_dict())
-        if problem:
-            refuse(f"its {key} weights do not match its config ({problem})")
-    for key, model in (("opt_g", generator), ("opt_d", discriminator)):
-        problem = _adam_mismatch(state[key], [p.shape for p in model.parameters()])
-        if problem:
-            refuse(f"its optimizer state {key} does not match its config ({problem})")
-
-
-def _is_byte_tensor(value, numel: int | None = None) -> bool:
-    return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1 and (numel is None or value.numel() == numel)
-
-
-def _tensor_mismatch(saved, expected: dict) -> str | None:
-    """What differs between a saved state dict and the expected one (names, types, shapes), or None."""
-    if not isinstance(saved, dict):
-        return f"{type(saved).__name__} instead of a dict of tensors"
-    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected), key=str)
-    if missing or unexpected:
-        return f"missing {shown(missing)}, unexpected {shown(unexpected)}"
-    for key, want in expected.items():
-        got = saved[key]
-        if not isinstance(got, torch.Tensor) or got.is_floating_point() != want.is_floating_point():
-            return f"{key} is {shown(got) if not isinstance(got, torch.Tensor) else got.dtype}, expected a {want.dtype} tensor"
-        if got.shape != want.shape:
-            return f"{key} has shape {tuple(got.shape)}, the config builds {tuple(want.shape)}"
-    return None
-
-
-def _adam_mismatch(saved, shapes: list) -> str | None:
-    """What is wrong with a saved Adam state dict for parameters of ``shapes`` (in order), or None."""
-    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict) or not isinstance(saved.get("param_groups"), list):
-        return "not a dict with state and param_groups"
-    ids = []
-    for group in saved["param_groups"]:
-        if not isinstance(group, dict) or not isinstance(group.get("params"), list):
-            return "a parameter group without its parameter list"
-        bad = [k for k in _ADAM_GROUP_KEYS if k not in group]
-        if bad:
-            return f"a parameter group lacks {', '.join(bad)}"
-        ids += group["params"]
-    if len(ids) != len(shapes) or len(set(ids)) != len(ids) or not all(isinstance(i, int) for i in ids):
-        return f"{len(ids)} parameter ids for {len(shapes)} parameters"
-    position = {param_id: index for index, param_id in enumerate(ids)}
-    for param_id, entry in saved["state"].items():
-        if param_id not in position:
-            return f"state for an unknown parameter {shown(param_id)}"
-        shape = shapes[position[param_id]]
-        if not isinstance(entry, dict) or "step" not in entry:
-            return f"parameter {param_id} has no step count"
-        for moment in ("exp_avg", "exp_avg_sq"):
-            value = entry.get(moment)
-            if not isinstance(value, torch.Tensor) or value.shape != shape:
-                found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-                return f"{moment} of parameter {param_id} is {found}, the parameter is {tuple(shape)}"
-    return None
