@@ -4,7 +4,7 @@
 // A state found from a picture ("Draw or upload") carries its z itself (the seed box is empty):
 // the page draws from that z, which the hidden JSON beside the sliders holds.
 //
-// Loaded by the Explore picture's live path (assets/live.js), which asks `window.ganWeb.draw(...)`
+// Loaded by the Explore picture's drag path (assets/drag.js), which asks `window.ganWeb.draw(...)`
 // first and falls back to the server when it answers false: while the runtime or a model or a seed
 // is still loading, where WebAssembly or a file is unavailable, or when the page was opened with
 // ?render=server (or the "Draw on the server" box is ticked).

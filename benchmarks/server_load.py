@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def live_request(client: int, i: int) -> bool:
                 amounts = [((client * 31 + i * 7) % 160 - 80) / 10] + [0.0] * 7
-                body = {"session_hash": f"{session}-{client}", "component_id": component, "fn_name": "live_explore", "data": [name, client, 1.0, *amounts]}
+                body = {"session_hash": f"{session}-{client}", "component_id": component, "fn_name": "drag_explore", "data": [name, client, 1.0, *amounts]}
                 return "src" in post(f"{base}gradio_api/component_server/", body)
 
             def api_request(client: int, i: int) -> bool:

@@ -77,11 +77,11 @@ ENDPOINTS: dict[str, list] = {
     "live_train": [0],
 }
 LIVE = {
-    "live_explore": ["grey", 3, 1.0, *ZEROS, None],
+    "drag_explore": ["grey", 3, 1.0, *ZEROS, None],
     "web_model": ["grey"],
     "web_seed": ["grey", 3],
     "web_keyframes": ["grey", "1, 2", ""],
-    "live_interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
+    "drag_interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
 }
 
 

@@ -3,7 +3,7 @@
 ``app.py`` wires these into Gradio; nothing here imports Gradio.
 """
 
-from gan_core.explorer.explorer import Explorer, ModelView, live, sources_from
+from gan_core.explorer.explorer import Explorer, ModelView, page_call, sources_from
 from gan_core.explorer.state import ExploreState
 
-__all__ = ["Explorer", "ExploreState", "ModelView", "live", "sources_from"]
+__all__ = ["Explorer", "ExploreState", "ModelView", "page_call", "sources_from"]

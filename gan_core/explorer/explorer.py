@@ -518,8 +518,8 @@ class Explorer:
         return state
 
 
-def live(fn, args) -> dict:
-    """Call a view function for the browser's live path with the list ``args``.
+def page_call(fn, args) -> dict:
+    """Call a view function for the page's JavaScript (a gr.HTML server function: the drag path, the engine) with the list ``args``.
 
     A bad value comes back as {"error": message} instead of a traceback in the server log; anything
     else is a bug, logged once, and the page gets a plain sentence.
@@ -531,5 +531,5 @@ def live(fn, args) -> dict:
     except (ValueError, TypeError) as err:
         return {"error": str(err)}
     except Exception:
-        logger.exception("live %s failed", getattr(fn, "__name__", fn))
+        logger.exception("page call %s failed", getattr(fn, "__name__", fn))
         return {"error": "The server could not draw that (an internal error, logged for the developers)."}

@@ -24,6 +24,7 @@ from pathlib import Path
 from gan_core.core import images
 from gan_core.core.checks import check_seed
 from gan_core.explorer import Explorer
+from gan_core.explorer.visitors import Visitors
 from gan_core.live.run import LiveConfig, LiveRun, Snapshot, load_subset
 from gan_core.pipeline import GanPipeline
 
@@ -32,11 +33,12 @@ logger = logging.getLogger(__name__)
 FOLDER_PREFIX = "gan-live-"  # a run's folder: gan-live-<pid of the app>-<random>
 
 
-def sweep_stale_folders(root: Path) -> list[Path]:
-    """Delete the run folders under ``root`` left by app processes that no longer run (killed before they could); returns them."""
+def sweep_stale_folders(root: Path, prefix: str = FOLDER_PREFIX) -> list[Path]:
+    """Delete the folders ``<prefix><pid>...`` under ``root`` left by app processes that no longer run (killed before they
+    could clean up); returns them. The live runs' folders by default; the app's GIF folders use it too."""
     removed = []
-    for folder in Path(root).glob(f"{FOLDER_PREFIX}*-*"):
-        pid = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+    for folder in Path(root).glob(f"{prefix}*"):
+        pid = folder.name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
@@ -53,10 +55,13 @@ def sweep_stale_folders(root: Path) -> list[Path]:
 
 @dataclass
 class _Session:
+    session: str
     folder: Path | None = None  # the current or last run's temporary folder
     run: LiveRun | None = None  # while it trains
     model: str | None = None  # the finished run's model name in the explorer
     closed: bool = False
+    stop_asked: bool = False  # Stop came before the run was built: it stops at once
+    ended: bool = False  # its training is over (finished, stopped or failed)
 
 
 class LiveSessions:
@@ -81,8 +86,8 @@ class LiveSessions:
         self.keep_models = keep_models
         self._data = None
         self._lock = threading.Lock()
-        self._sessions: dict[str, _Session] = {}
-        self._finished: list[str] = []  # sessions with a model, oldest first
+        self._sessions: Visitors[_Session] = Visitors(on_close=self._end)
+        self._finished: list[_Session] = []  # runs with a model, oldest first
         sweep_stale_folders(self.root)
 
     def _training_data(self):
@@ -100,43 +105,41 @@ class LiveSessions:
         """
         seed = check_seed(seed)
         session = session or uuid.uuid4().hex  # a caller without a session can train, but not stop or reopen
-        data = self._training_data()
-        self._forget(session)
-        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=self.root))
-        config = replace(self.config, seed=seed, device=device)
-        entry = _Session(folder=folder)
-        with self._lock:
-            self._sessions[session] = entry
+        entry = self._sessions.put(session, _Session(session), only=True)  # the session's previous run and model go
         kept = False
         try:
-            entry.run = LiveRun(data, folder / "run", config)
+            data = self._training_data()
+            entry.folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=self.root))
+            entry.run = LiveRun(data, entry.folder / "run", replace(self.config, seed=seed, device=device))
+            if entry.stop_asked:  # Stop was pressed while the run was being built
+                entry.run.stop()
             for snapshot in entry.run.snapshots():
                 if snapshot.done and not entry.closed and snapshot.step > 0:  # stopped before a step: no model
-                    entry.model = self._serve(session, entry)
+                    entry.model = self._serve(entry)
                     kept = True
                 yield self.view(snapshot, entry.model)
                 if entry.closed:
                     return
         finally:
             step = entry.run.step if entry.run is not None else 0
-            entry.run = None  # the trainer, its data copy and networks go with it
+            entry.run, entry.ended = None, True  # the trainer, its data copy and networks go with it
             if not kept or entry.closed:
                 self._delete(entry)
                 logger.info(
                     "live: a run ended at step %d without a model (stopped early, or its page went away); its folder is deleted", step
                 )
 
-    def _serve(self, session: str, entry: _Session) -> str:
+    def _serve(self, entry: _Session) -> str:
         """Export the finished run and serve it under a private name; evict the oldest models past ``keep_models``."""
         folder = entry.run.export()
         name = f"live-{secrets.token_hex(6)}"
         pipeline = GanPipeline.from_pretrained(folder, name=name)
         self.explorer.add(pipeline, name, private=True)
         with self._lock:
-            self._finished.append(session)
+            self._finished.append(entry)
             evicted = self._finished[: max(0, len(self._finished) - self.keep_models)]
         for old in evicted:
-            self._forget(old)
+            self._sessions.close(old.session)
         logger.info("live run of step %d served as %s", entry.run.step, name)
         return name
 
@@ -154,35 +157,34 @@ class LiveSessions:
         }
 
     def stop(self, session: str | None) -> bool:
-        """Stop ``session``'s run after its current chunk (it then exports and is served); whether one was running."""
-        entry = self._sessions.get(session) if session is not None else None
-        run = entry.run if entry is not None else None
-        if run is None:
+        """Stop ``session``'s run after its current chunk (it then exports and is served), or as soon as it is built if
+        it is still starting; whether one was starting or running."""
+        entry = self._sessions.first(session)
+        if entry is None or entry.ended:
             return False
-        run.stop()
+        entry.stop_asked = True
+        run = entry.run
+        if run is not None:
+            run.stop()
         return True
 
     def model(self, session: str | None) -> str:
         """The name of ``session``'s finished model (ValueError with a sentence if there is none)."""
-        entry = self._sessions.get(session) if session is not None else None
+        entry = self._sessions.first(session)
         if entry is None or entry.model is None:
             raise ValueError("There is no finished live run yet: press Start training, then Stop (or wait for it to finish).")
         return entry.model
 
     def close(self, session: str | None) -> None:
         """The visitor left: stop the run, stop serving its model, delete its folder."""
-        if session is not None and session in self._sessions:
+        if self._sessions.close(session):
             logger.info("live: a page with a run closed; its run stops and its model and folder are deleted")
-            self._forget(session)
 
-    def _forget(self, session: str) -> None:
-        """Drop ``session``: a finished run's model and folder at once, a running one's when it has stopped."""
+    def _end(self, entry: _Session) -> None:
+        """``entry``'s session left or started anew: a finished run's model and folder go at once, a running one's when it has stopped."""
         with self._lock:
-            entry = self._sessions.pop(session, None)
-            if session in self._finished:
-                self._finished.remove(session)
-        if entry is None:
-            return
+            if entry in self._finished:
+                self._finished.remove(entry)
         entry.closed = True  # before reading run: the training generator clears run before reading closed
         run = entry.run
         if run is not None:
@@ -202,4 +204,4 @@ class LiveSessions:
     @property
     def running(self) -> int:
         """How many runs are training now."""
-        return sum(1 for entry in list(self._sessions.values()) if entry.run is not None)
+        return sum(1 for entry in self._sessions.values() if entry.run is not None)

@@ -1,0 +1,147 @@
+"""What every tab uses: assets, event options, errors as sentences, the one check of uploaded files, the session."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import logging
+import os
+from pathlib import Path
+
+import gradio as gr
+import torch
+from gradio.exceptions import InvalidPathError
+from gradio.utils import get_upload_folder as gradio_upload_folder
+from pydantic import ValidationError
+
+import ui  # noqa: F401 - imports spaces before torch on ZeroGPU
+
+logger = logging.getLogger("app")
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+
+# The drag path's events (a slider's picture while it moves): always the latest value, no progress overlay, no queue.
+DRAG = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
+# Inputs reach gan_core as sent (no Gradio preprocessing), so a wrong type or range gets gan_core's sentence.
+RAW = {"preprocess": False}
+# What a visitor or an API client is told for any file that did not come through this app's upload, whether or not it
+# exists: the answer must not tell what lies on the server's disk.
+NOT_UPLOADED = "The picture must be a file uploaded to this app: the page's upload button or drawing, or gradio_client.handle_file(...) in an API call."
+FILE_MODELS = ("FileData", "ImageData")  # Gradio's data models of a file value: a misfit one is a file not uploaded here
+
+
+def asset(name: str) -> str:
+    """A file of assets/ as text (HTML templates, CSS, JavaScript)."""
+    return (ASSETS / name).read_text()
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    """The browser session (Gradio's session hash) a request comes from; None for a raw call without one."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def best_device() -> str:
+    """Where the batch views run: the GPU when there is one (inside @spaces.GPU on ZeroGPU), else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def engine_call(call: str) -> str:
+    """A JavaScript-only event handler that calls the in-browser engine, if it loaded (no request to the server)."""
+    return f"(...args) => {{ window.ganWeb && window.ganWeb.{call}(...args); return []; }}"
+
+
+def scroll_to(elem_id: str, phone_only: bool = False) -> str:
+    """A JavaScript-only handler that scrolls element ``elem_id`` into view (on a phone only, if asked)."""
+    guard = "if (window.innerWidth <= 760) " if phone_only else ""
+    return f"() => {{ {guard}document.getElementById({json.dumps(elem_id)}).scrollIntoView({{block: 'start'}}); }}"
+
+
+@contextlib.contextmanager
+def user_errors(name: str):
+    """A user error's sentence becomes a gr.Error: one short log line, no traceback.
+
+    Anything else is a bug: logged once with its traceback, and the visitor gets a plain sentence.
+    """
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as err:
+        message = str(err)
+        logger.info("refused %s: %s", name, message[:200])
+        raise gr.Error(message, print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception:
+        logger.exception("%s failed", name)
+        raise gr.Error("The server could not do that (an internal error, logged for the developers).", print_exception=False) from None
+
+
+def ui(fn, **bound):
+    """``fn`` as a Gradio callback: the keyword arguments ``bound`` filled in (the explorer, a registry), its errors shown
+    as :func:`user_errors` does. Gradio reads ``fn``'s name and its signature without ``bound``; a generator stays one."""
+    call = functools.partial(fn, **bound) if bound else fn
+    if inspect.isgeneratorfunction(fn):  # a callback that streams: Gradio must still see a generator function
+
+        def wrapper(*args):
+            with user_errors(fn.__name__):
+                yield from call(*args)
+
+    else:
+
+        def wrapper(*args):
+            with user_errors(fn.__name__):
+                return call(*args)
+
+    functools.update_wrapper(wrapper, fn)
+    signature = inspect.signature(fn)
+    wrapper.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name not in bound])
+    return wrapper
+
+
+def picture_file(value) -> str | None:
+    """The path of a picture a request names, only if Gradio's upload folder holds it (symlinks resolved); None for no picture.
+
+    Gradio checks the upload folder only for a value that carries ``meta``, and our file inputs take values as sent
+    (``preprocess=False``): a bare ``{"path": ...}``, a string, a relative path or a symlink out of the folder would
+    otherwise read any file the server can. Every such value gets the same sentence (ValueError), existing or not.
+    """
+    if value is None:
+        return None
+    path = value.get("path") if isinstance(value, dict) else None
+    if isinstance(path, str) and os.path.isabs(path):
+        real = Path(os.path.realpath(path))
+        if real.is_relative_to(Path(os.path.realpath(gradio_upload_folder()))) and real.is_file():
+            return str(real)
+    raise ValueError(NOT_UPLOADED)
+
+
+class Blocks(gr.Blocks):
+    """gr.Blocks whose requests that fail inside Gradio, before our function runs, still get a sentence.
+
+    Gradio checks a request's values (their count, a file's folder, a component's data model) before calling the
+    function, and answers a failed check with an error that has no message, after logging a traceback. Here such a
+    request gets one sentence that says what the endpoint takes, and one log line.
+    """
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except (InvalidPathError, ValidationError) as err:
+            if isinstance(err, ValidationError) and err.title not in FILE_MODELS:
+                raise self.misfit(block_fn, err) from None
+            logger.info("refused %s: not a file of the upload folder", block_fn.name)
+            raise gr.Error(NOT_UPLOADED, print_exception=False) from None
+        except Exception as err:  # noqa: BLE001 - every check of Gradio's, whatever it raises, becomes one sentence
+            raise self.misfit(block_fn, err) from None
+
+    @staticmethod
+    def misfit(block_fn, err: Exception) -> gr.Error:
+        logger.info("refused %s before it ran: %s", block_fn.name, str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
+        endpoint = f"/{block_fn.api_name}" if block_fn.api_name else "this event"
+        names = [block.label or type(block).__name__.lower() for block in block_fn.inputs]
+        return gr.Error(
+            f"The values sent to {endpoint} do not fit it: it takes {len(names)} value(s) ({', '.join(names)}); "
+            "see the page's API description (Use via API) for their types.",
+            print_exception=False,
+        )

@@ -1,0 +1,111 @@
+"""The "Draw or upload" tab: find the z of a drawn or uploaded picture (/invert), how unusual it is (/score), and open
+the found z in Explore. Searches run where the models were loaded (the CPU here): they report progress and read their
+stop flag in this process, which a ZeroGPU worker process could not do."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import gradio as gr
+
+from gan_core.explorer import Explorer
+from gan_core.explorer import explorer as views
+from gan_core.explorer.visitors import Visitors
+from gan_core.inversion.invert import RefineConfig
+from ui.common import RAW, asset, logger, picture_file, session_of, ui
+from ui.explore import ExploreHandle
+
+NOTE = """
+Draw a digit or a garment with the mouse or a finger (light strokes on black, like the training pictures; dark on light works
+too), or **upload a picture** with the picture button beside the canvas. **Find z** looks for the z whose picture G draws
+closest to yours: the encoder's guess, then gradient steps on z (f-AnoGAN, Schlegl et al. 2019). The **anomaly score**
+measures what G cannot draw back, in pixels and in D's features: pictures like the training data score low, anything else
+high, and the percentile places it among real test pictures. Open the result in Explore to edit it with the sliders.
+"""
+PROGRESS_EVERY = 0.25  # s between a search's progress updates to the page
+SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are scaled into it by the page
+SEARCHES_AT_ONCE = 2  # searches running at once, whoever asks (the rest wait in the queue)
+
+
+def drawing_file(drawing):
+    """The sketchpad's picture (strokes over the optional uploaded background) as the file /invert searches for."""
+    composite = drawing.get("composite") if isinstance(drawing, dict) else None
+    return picture_file(composite) if isinstance(composite, dict) else None
+
+
+def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *, explorer: Explorer, searches: Visitors):  # noqa: B008 - how Gradio hands in its progress bar
+    """Find the z of a picture (an image file), G(z), the residual, the anomaly score and its percentile, and the
+    Explore state of that z; the page's Stop button ends the search early with the best z so far."""
+    last_sent = [0.0]  # when progress was last sent: a few updates a second, however fast the steps run
+
+    def report(done, total):
+        now = time.monotonic()
+        if now - last_sent[0] >= PROGRESS_EVERY or done == total:
+            last_sent[0] = now
+            progress((done, total), desc="Searching z", unit="steps")
+
+    with searches.holding(session_of(request), threading.Event()) as stop:
+        return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=stop)
+
+
+def score(model, picture, *, explorer: Explorer):
+    """How unusual a picture is for the model: the anomaly score, its percentile among real test pictures, a sentence."""
+    return explorer.score(model, picture_file(picture))
+
+
+def stop_search(request: gr.Request, *, searches: Visitors):
+    """Stop this page's running search (the search shows the best z it found so far)."""
+    running = searches.of(session_of(request))
+    for event in running:
+        event.set()
+    logger.info("stop: %d running search(es) of this session asked to stop", len(running))
+
+
+def open_found(found, *, explorer: Explorer):
+    """The found z's Explore state: psi 1, every direction 0, the sliders and sharing working on it."""
+    if not isinstance(found, dict) or not isinstance(found.get("state"), str):
+        raise ValueError("There is no found z yet: draw or upload a picture and press Find z.")  # noqa: TRY004 - shown as a gr.Error
+    return explorer.restore(found["state"])
+
+
+def build(handle: ExploreHandle) -> None:
+    """The tab and its events."""
+    with gr.Tab("Draw or upload", id="invert", elem_id="tab-invert"):
+        gr.Markdown(NOTE)
+        with gr.Row():
+            with gr.Column(scale=4, min_width=300, elem_id="invert-input"):
+                sketch = gr.ImageEditor(
+                    value={"background": views.blank_canvas(SKETCH_SIDE), "layers": [], "composite": None},
+                    label="Your picture", type="filepath", format="png",
+                    image_mode="RGBA", sources=("upload", "clipboard"), canvas_size=(SKETCH_SIDE, SKETCH_SIDE), fixed_canvas=True,
+                    brush=gr.Brush(colors=["#ffffff", "#9ca3af", "#000000"], default_color="#ffffff", default_size=12, color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=16), layers=False, transforms=(), height=400, elem_id="sketch",
+                )
+                with gr.Row(elem_classes="gan-controls"):
+                    find_button = gr.Button("Find z", variant="primary", scale=2, elem_id="find-z", elem_classes="gan-button")
+                    stop_button = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-search", elem_classes="gan-button")
+                steps = gr.Slider(
+                    *views.SEARCH_STEPS, value=RefineConfig().steps, step=10, label="Search steps",
+                    info=f"more find a closer z and take longer; the percentile was measured with {RefineConfig().steps}", elem_id="search-steps",
+                )
+            with gr.Column(scale=5, min_width=320, elem_id="invert-output"):
+                found = gr.HTML(None, html_template=asset("templates/inversion.html"), elem_id="found")
+                open_button = gr.Button("Open in Explore: edit it with the sliders", elem_id="open-found", elem_classes="gan-button")
+        # What /invert and /score read: the drawing's file (or an API client's upload). /score has no button.
+        searched = gr.Image(type="filepath", visible=False, label="Picture", elem_id="invert-picture")
+        score_trigger = gr.Button(visible=False)
+        score_out = gr.JSON(visible=False)
+
+    # The drawing's file becomes the picture /invert searches for (an API client sends its own); Stop ends this page's
+    # search; the found z opens in Explore like a restored state.
+    explorer, searches = handle.explorer, Visitors()
+    search_group = {"concurrency_limit": SEARCHES_AT_ONCE, "concurrency_id": "search"}
+    find_button.click(ui(drawing_file), sketch, searched, api_visibility="private", show_progress="hidden", **RAW).success(
+        ui(invert, explorer=explorer, searches=searches), [handle.model, searched, steps], found, api_name="invert", **search_group, **RAW
+    )
+    # On a phone the result sits below the canvas and buttons: bring it into view while the search runs.
+    find_button.click(None, None, None, js="() => { if (window.innerWidth <= 760) document.getElementById('found').scrollIntoView({block: 'center'}); }")
+    stop_button.click(ui(stop_search, searches=searches), None, None, api_visibility="private", queue=False, show_progress="hidden")
+    score_trigger.click(ui(score, explorer=explorer), [handle.model, searched], score_out, api_name="score", **search_group, **RAW)
+    handle.opens(open_button.click, open_found, found, api_visibility="private")
