@@ -27,11 +27,11 @@ import torch
 
 from gan_core.core import hub, images, latent
 from gan_core.core.checks import check_seed
+from gan_core.core.encoder import Encoder
 from gan_core.core.manifest import RunManifest, read_manifest
 from gan_core.core.models import Discriminator, Generator
 from gan_core.inversion import anomaly as _anomaly
 from gan_core.inversion import prepare as _prepare
-from gan_core.inversion.encoder import Encoder
 from gan_core.inversion.invert import Anomaly, Inversion, Inversions, Progress, RefineConfig, StopSignal, encode, refine
 
 logger = logging.getLogger(__name__)

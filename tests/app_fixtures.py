@@ -15,12 +15,12 @@ import numpy as np
 import torch
 
 from gan_core.core import images
+from gan_core.core.encoder import Encoder
 from gan_core.core.hub import save_model
 from gan_core.core.manifest import RunManifest, write_manifest
 from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model_folder
 from gan_core.inversion.anomaly import REFERENCE_NAME, Reference
-from gan_core.inversion.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 

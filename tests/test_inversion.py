@@ -21,12 +21,12 @@ from safetensors.torch import load_file, save_file
 
 from gan_core import GanPipeline
 from gan_core.core import hub
+from gan_core.core.encoder import Encoder, discriminator_features
 from gan_core.core.images import to_model_range
 from gan_core.core.models import Discriminator, Generator
 from gan_core.explorer.state import ExploreState
 from gan_core.inversion import prepare as prep
 from gan_core.inversion.anomaly import Reference
-from gan_core.inversion.encoder import Encoder, discriminator_features
 from gan_core.inversion.invert import RefineConfig, max_radius, project, refine
 from gan_core.train_encoder import main as train_encoder_main
 

@@ -24,9 +24,9 @@ from safetensors.torch import load_file as load_safetensors
 from torch import nn
 
 from gan_core.core.checks import shown
+from gan_core.core.encoder import Encoder
 from gan_core.core.manifest import CARD_NAME
 from gan_core.core.models import Discriminator, Generator
-from gan_core.inversion.encoder import Encoder
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from gan_core.core.checks import check_number, shown
+from gan_core.core.encoder import discriminator_features
 from gan_core.core.models import Discriminator, Generator
-from gan_core.inversion.encoder import discriminator_features
 
 KAPPA = 1.0  # f-AnoGAN's weight of the feature residual
 REFERENCE_NAME = "reference_scores.json"

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from gan_core.core.checks import check_count, check_number
-from gan_core.core.latent import sample_noise
+from gan_core.core.encoder import Encoder, discriminator_features
+from gan_core.core.latent import sample_noise, typical_radius
 from gan_core.core.models import Discriminator, Generator
-from gan_core.inversion.encoder import Encoder, discriminator_features, typical_radius
 
 RADIUS_MARGIN = 2.0  # z ~ N(0, I_D) has |z| > sqrt(D) + 2 with probability about 0.2 %, for every D
 MAX_STEPS = 5000

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 
 from gan_core.core.checks import check_count, check_number, check_positive_int
 from gan_core.core.data import ImageData
+from gan_core.core.encoder import Encoder, discriminator_features
 from gan_core.core.images import to_model_range
 from gan_core.core.latent import sample_noise
 from gan_core.core.models import Discriminator, Generator
-from gan_core.inversion.encoder import Encoder, discriminator_features
 from gan_core.inversion.invert import project
 
 logger = logging.getLogger(__name__)

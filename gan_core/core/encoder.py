@@ -6,12 +6,11 @@ layer but the first, and a last convolution over the whole ``base`` x ``base`` m
 whose constructor arguments are its config, saved as ``encoder/`` (config.json + model.safetensors)
 beside ``generator/`` and ``discriminator/`` and loaded strictly by :func:`gan_core.core.hub.load_part`.
 
-Networks only: no device, I/O or training logic here (see ``gan_core.inversion.training``).
+Networks only: no device, I/O or training logic here (E is trained by ``gan_core.inversion.training``
+and used by ``gan_core.inversion.invert``).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -63,8 +62,3 @@ def discriminator_features(discriminator: Discriminator, images: torch.Tensor) -
     models, 128 maps of 7 x 7 = 6,272 numbers per picture. Runs ``discriminator.net[:-1]``.
     """
     return discriminator.net[:-1](images).flatten(1)
-
-
-def typical_radius(latent_dim: int) -> float:
-    """sqrt(D): the norm of z ~ N(0, I_D) concentrates there (its spread is about 0.71 for every D)."""
-    return math.sqrt(latent_dim)
