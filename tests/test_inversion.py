@@ -410,6 +410,30 @@ def test_a_renamed_file_and_a_huge_upload_are_refused_from_disk(tmp_path):
         prep.prepare(huge, image_size=28, channels=1, style="digit")
 
 
+def test_sixteen_bit_and_float_pictures_are_reduced_before_their_values_are_scaled(tmp_path):
+    """A 16-bit PNG and a float TIFF give the 8-bit picture's result (no full-size float copy is made on the way)."""
+    from PIL import Image
+
+    grey = np.zeros((1200, 1000), dtype=np.uint8)
+    grey[200:1000, 450:550] = 255  # a '1'
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "float.tif")
+    Image.fromarray(grey).save(tmp_path / "plain.png")
+    expected = prep.prepare(tmp_path / "plain.png", image_size=28, channels=1, style="digit").astype(int)
+    for name in ("deep.png", "float.tif"):
+        out = prep.prepare(tmp_path / name, image_size=28, channels=1, style="digit").astype(int)
+        assert np.abs(out - expected).max() <= 1, name
+
+
+def test_a_picture_too_costly_to_decode_is_refused_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGBA", (200, 100), (255, 255, 255, 255)).save(tmp_path / "wide.png")
+    monkeypatch.setattr(prep, "MAX_DECODED_BYTES", 50_000)  # 200 x 100 RGBA is 80,000 bytes decoded
+    with pytest.raises(ValueError, match=r"would take 0 MB to decode \(200x100 pixels of mode RGBA\)"):
+        prep.prepare(tmp_path / "wide.png", image_size=28, channels=1, style="digit")
+
+
 # ----------------------------------------------------------------------------- the pipeline API
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -46,6 +47,15 @@ MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MIN_SIDE = 4  # smaller pictures cannot hold a shape
 MAX_FILE_BYTES = 50 * 2**20  # an upload larger than this is refused before it is read
 WORK_SIDE = 512  # decoded pictures are reduced to at most this side first: the model needs 28 px
+# What one decode may cost: the decoded pixels' bytes, read from the header before any pixel is decoded (a 4096 x 4096
+# RGBA picture is 64 MB), and how many decodes run at once, whoever asks (one: a 4096 x 4096 decode takes 0.2-0.4 s here).
+# Measured: 20 decodes at once of a 4096 x 4096 16-bit PNG peak at +175 MB, of a float TIFF at +209 MB (before: +417 MB
+# for one, +2.2 GB for six).
+MAX_DECODED_BYTES = 64 * 2**20
+DECODES_AT_ONCE = 1
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3,
+                   "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4}  # fmt: skip
+_decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
 EMPTY_LEVELS = 12  # a picture whose marks differ from its background by fewer grey levels is empty
 BUSY_BORDER = 24.0  # a border whose grey levels spread more than this (std) is no plain background
 DOT_FRACTION = 1 / 25  # marks whose bounding box is smaller than this share of the picture's long side are a dot
@@ -142,11 +152,13 @@ def _read_stream(stream, size: int, what: str) -> np.ndarray:
         with warnings.catch_warnings():
             # Our own limit (checked next) is below Pillow's warning threshold; Pillow's error (twice that) still applies.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(stream)  # reads the header only: the size is known before any pixel is decoded
+            image = Image.open(stream)  # reads the header only: the size and mode are known before any pixel is decoded
             _check_size(*image.size)
+            _check_cost(image, what)
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # an animation (GIF, APNG, WebP): its first frame
-            return _reduce(_decoded(image, what))
+            with _decoding:
+                return _reduce(_decoded(image, what))
     except Image.DecompressionBombError:
         raise ValueError(f"{what} is too large to decode safely; pictures up to {MAX_SIDE}x{MAX_SIDE} pixels are accepted.") from None
     except UnidentifiedImageError:
@@ -160,15 +172,35 @@ def _check_size(width: int, height: int) -> None:
         raise ValueError(f"The picture is {width}x{height} pixels: too small to hold a shape. Give one at least {MIN_SIDE}x{MIN_SIDE} pixels.")
 
 
+def _check_cost(image, what: str) -> None:
+    """Refuse a picture whose decoded pixels would take more than MAX_DECODED_BYTES (from its header: size and mode)."""
+    width, height = image.size
+    decoded = width * height * BYTES_PER_PIXEL.get(image.mode, 8)  # an unknown mode is counted as the widest there is
+    if decoded > MAX_DECODED_BYTES:
+        raise ValueError(
+            f"{what} would take {decoded / 2**20:.0f} MB to decode ({width}x{height} pixels of mode {image.mode}); pictures up to "
+            f"{MAX_DECODED_BYTES // 2**20} MB decoded are accepted (4096x4096 in 8-bit RGBA). Scale it down or save it with 8 bits per channel."
+        )
+
+
 def _decoded(image, what: str):
-    """The image decoded, turned upright (EXIF) and converted to RGBA (16-bit and float greys scaled to 8 bits)."""
+    """The image decoded, turned upright (EXIF) and converted to RGBA (16-bit and float greys scaled to 8 bits).
+
+    A JPEG is decoded at the smallest scale its DCT allows that keeps WORK_SIDE; 16-bit and float greys are reduced in
+    their own mode before their values are scaled, so no full-size float copy is ever made."""
     from PIL import Image, ImageOps
 
     try:
+        image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # JPEG only (others ignore it)
         image.load()
         if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+            sixteen_bits = image.mode.startswith("I;16")
+            if sixteen_bits:
+                image = image.convert("I")  # Pillow reduces I and F, not I;16
+            factor = max(1, max(image.size) // (2 * WORK_SIDE))
+            image = image.reduce(factor) if factor > 1 else image
             values = np.asarray(image, dtype=np.float64)
-            if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) > 255):
+            if sixteen_bits or (image.mode == "I" and values.max(initial=0) > 255):
                 values = values / 257.0
             image = Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), "L")
         image = ImageOps.exif_transpose(image)
