@@ -42,6 +42,15 @@ def session_of(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None
 
 
+def client_address(request: gr.Request | None) -> str | None:
+    """Where a request comes from: the first X-Forwarded-For address (a Space's proxy sets it), else the peer's address."""
+    if request is None:
+        return None
+    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return forwarded or getattr(client, "host", None)
+
+
 def best_device() -> str:
     """Where the batch views run: the GPU when there is one (inside @spaces.GPU on ZeroGPU), else the CPU."""
     return "cuda" if torch.cuda.is_available() else "cpu"

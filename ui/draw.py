@@ -13,7 +13,7 @@ from gan_core.explorer import Explorer
 from gan_core.explorer import explorer as views
 from gan_core.explorer.visitors import Visitors
 from gan_core.inversion.invert import RefineConfig
-from ui.common import RAW, asset, logger, picture_file, session_of, ui
+from ui.common import RAW, asset, client_address, logger, picture_file, session_of, ui
 from ui.explore import ExploreHandle
 
 NOTE = """
@@ -26,6 +26,8 @@ high, and the percentile places it among real test pictures. Open the result in 
 PROGRESS_EVERY = 0.25  # s between a search's progress updates to the page
 SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are scaled into it by the page
 SEARCHES_AT_ONCE = 2  # searches running at once, whoever asks (the rest wait in the queue)
+SEARCHES_PER_ADDRESS = 1  # running at once from one address: one client cannot hold every search slot
+SEARCH_SECONDS = 15.0  # a search ends after this long with the best z so far, however many steps were asked (page or API)
 
 
 def drawing_file(drawing):
@@ -34,10 +36,13 @@ def drawing_file(drawing):
     return picture_file(composite) if isinstance(composite, dict) else None
 
 
-def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *, explorer: Explorer, searches: Visitors):  # noqa: B008 - how Gradio hands in its progress bar
+def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *, explorer: Explorer, searches: Visitors, addresses: Visitors):  # noqa: B008 - how Gradio hands in its progress bar
     """Find the z of a picture (an image file), G(z), the residual, the anomaly score and its percentile, and the
-    Explore state of that z; the page's Stop button ends the search early with the best z so far."""
+    Explore state of that z; the page's Stop button ends the search early with the best z so far, and so does the
+    clock after SEARCH_SECONDS. One address runs SEARCHES_PER_ADDRESS searches at once."""
+    busy = "A search from your address is still running: wait for it to finish (or press Stop), then try again."
     last_sent = [0.0]  # when progress was last sent: a few updates a second, however fast the steps run
+    deadline = time.monotonic() + SEARCH_SECONDS
 
     def report(done, total):
         now = time.monotonic()
@@ -45,8 +50,8 @@ def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *
             last_sent[0] = now
             progress((done, total), desc="Searching z", unit="steps")
 
-    with searches.holding(session_of(request), threading.Event()) as stop:
-        return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=stop)
+    with searches.holding(session_of(request), threading.Event()) as stop, addresses.holding(client_address(request), stop, at_most=SEARCHES_PER_ADDRESS, refusal=busy):
+        return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=lambda: stop.is_set() or time.monotonic() > deadline)
 
 
 def score(model, picture, *, explorer: Explorer):
@@ -99,10 +104,10 @@ def build(handle: ExploreHandle) -> None:
 
     # The drawing's file becomes the picture /invert searches for (an API client sends its own); Stop ends this page's
     # search; the found z opens in Explore like a restored state.
-    explorer, searches = handle.explorer, Visitors()
+    explorer, searches, addresses = handle.explorer, Visitors(), Visitors()
     search_group = {"concurrency_limit": SEARCHES_AT_ONCE, "concurrency_id": "search"}
     find_button.click(ui(drawing_file), sketch, searched, api_visibility="private", show_progress="hidden", **RAW).success(
-        ui(invert, explorer=explorer, searches=searches), [handle.model, searched, steps], found, api_name="invert", **search_group, **RAW
+        ui(invert, explorer=explorer, searches=searches, addresses=addresses), [handle.model, searched, steps], found, api_name="invert", **search_group, **RAW
     )
     # On a phone the result sits below the canvas and buttons: bring it into view while the search runs.
     find_button.click(None, None, None, js="() => { if (window.innerWidth <= 760) document.getElementById('found').scrollIntoView({block: 'center'}); }")

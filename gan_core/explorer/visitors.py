@@ -32,9 +32,12 @@ class Visitors(Generic[T]):
         self._values: dict[str, list[T]] = {}
         self._touched: dict[str, float] = {}
 
-    def put(self, session: str, value: T, *, only: bool = False) -> T:
-        """Keep ``value`` for ``session``; ``only``: it replaces the session's other values (they are closed)."""
+    def put(self, session: str, value: T, *, only: bool = False, at_most: int | None = None, refusal: str = "") -> T:
+        """Keep ``value`` for ``session``; ``only``: it replaces the session's other values (they are closed);
+        ``at_most``: ValueError(``refusal``) instead if the session already holds that many (checked and kept at once)."""
         with self._lock:
+            if at_most is not None and len(self._values.get(session, ())) >= at_most:
+                raise ValueError(refusal)
             replaced = self._values.pop(session, []) if only else []
             self._values.setdefault(session, []).append(value)
             self._touched[session] = time.monotonic()
@@ -77,12 +80,13 @@ class Visitors(Generic[T]):
         return values
 
     @contextlib.contextmanager
-    def holding(self, session: str | None, value: T) -> Iterator[T]:
-        """Keep ``value`` for ``session`` while the block runs (a call without a session keeps nothing)."""
+    def holding(self, session: str | None, value: T, *, at_most: int | None = None, refusal: str = "") -> Iterator[T]:
+        """Keep ``value`` for ``session`` while the block runs (a call without a session keeps nothing); ``at_most``
+        and ``refusal`` as for :meth:`put`."""
         if session is None:
             yield value
             return
-        self.put(session, value)
+        self.put(session, value, at_most=at_most, refusal=refusal)
         try:
             yield value
         finally:

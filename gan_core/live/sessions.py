@@ -31,6 +31,7 @@ from gan_core.pipeline import GanPipeline
 logger = logging.getLogger(__name__)
 
 FOLDER_PREFIX = "gan-live-"  # a run's folder: gan-live-<pid of the app>-<random>
+RUNS_PER_ADDRESS = 1  # runs training at once for one address: one client cannot fill the queue with runs nobody watches
 
 
 def sweep_stale_folders(root: Path, prefix: str = FOLDER_PREFIX) -> list[Path]:
@@ -87,6 +88,7 @@ class LiveSessions:
         self._data = None
         self._lock = threading.Lock()
         self._sessions: Visitors[_Session] = Visitors(on_close=self._end)
+        self._addresses: Visitors[_Session] = Visitors()  # the runs training now, by the address that asked
         self._finished: list[_Session] = []  # runs with a model, oldest first
         sweep_stale_folders(self.root)
 
@@ -96,8 +98,10 @@ class LiveSessions:
                 self._data = load_subset(self.data_folder)
             return self._data
 
-    def train(self, session: str | None, seed=0, device: str = "cpu") -> Iterator[dict]:
+    def train(self, session: str | None, seed=0, device: str = "cpu", address: str | None = None) -> Iterator[dict]:
         """Train a new run for ``session`` and yield what the page shows after each chunk (:meth:`view`).
+
+        ``address`` (where the request came from) trains at most RUNS_PER_ADDRESS runs at once: ValueError beyond.
 
         The session's previous model and folder are deleted first. When the run ends (its limits, or
         :meth:`stop`), it is exported and served privately; the last value's "model" names it. If the
@@ -105,7 +109,12 @@ class LiveSessions:
         """
         seed = check_seed(seed)
         session = session or uuid.uuid4().hex  # a caller without a session can train, but not stop or reopen
-        entry = self._sessions.put(session, _Session(session), only=True)  # the session's previous run and model go
+        entry = _Session(session)
+        if address is not None:
+            self._addresses.put(address, entry, at_most=RUNS_PER_ADDRESS, refusal=(
+                "A run from your address is already training: stop it or wait for it to end (at most "
+                f"{self.config.max_seconds:.0f} s), then start again."))  # fmt: skip
+        self._sessions.put(session, entry, only=True)  # the session's previous run and model go
         kept = False
         try:
             data = self._training_data()
@@ -121,6 +130,8 @@ class LiveSessions:
                 if entry.closed:
                     return
         finally:
+            if address is not None:
+                self._addresses.remove(address, entry)
             step = entry.run.step if entry.run is not None else 0
             entry.run, entry.ended = None, True  # the trainer, its data copy and networks go with it
             if not kept or entry.closed:
