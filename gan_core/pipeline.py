@@ -37,6 +37,9 @@ from gan_core.inversion.invert import Anomaly, Inversion, Inversions, Progress, 
 logger = logging.getLogger(__name__)
 
 BATCH = 500  # images per forward pass: bounds memory for large requests
+GANSPACE_SAMPLES = 4096  # latents whose first feature maps GANSpace's PCA reads (more than F = 3136 of a 28 px, 32 wide G)
+GANSPACE_SEED = 0
+GANSPACE_COMPONENTS = 32  # principal components kept (at most latent_dim): the explorer shows 8
 
 
 @dataclass(frozen=True)
@@ -202,25 +205,46 @@ class GanPipeline:
         """
         return latent.sefa_directions(self.generator.first_layer.weight.cpu())
 
+    @cached_property
+    def ganspace(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(directions (K, latent_dim) unit rows, strengths (K,)), K = min(latent_dim, GANSPACE_COMPONENTS), by explained variance.
+
+        GANSpace (Härkönen et al. 2020): a PCA of G's first feature maps over GANSPACE_SAMPLES latents of a fixed
+        seed, mapped back to z by regression (:func:`gan_core.core.latent.ganspace_directions`), computed once per
+        pipeline. The layer is the first block's output after BatchNorm and ReLU, for two reasons: G's later layers
+        only see z through it, so it is where the picture's large-scale layout is decided (the paper too takes an
+        early layer for BigGAN); and it is the first place where the PCA finds something SeFa cannot. Before the
+        ReLU the map is linear in z, y = A z (BatchNorm in eval mode only rescales channels), so the PCA of y for
+        z ~ N(0, I) would be the eigenvectors of A Aᵀ and the regression would return SeFa's directions.
+        """
+        z = latent.noise_for_seed(GANSPACE_SEED, self.latent_dim, self.noise, GANSPACE_SAMPLES)
+        with torch.inference_mode():
+            features = torch.cat([self.generator.first_features(part.to(self.device)).float().cpu().flatten(1) for part in z.split(BATCH)])
+        return latent.ganspace_directions(z, features, min(self.latent_dim, GANSPACE_COMPONENTS, features.shape[1]))
+
+    def directions(self, kind: str = "sefa") -> tuple[torch.Tensor, torch.Tensor]:
+        """(directions (K, latent_dim) unit rows, strengths (K,)) of ``kind``: 'sefa' (:attr:`sefa`) or 'ganspace' (:attr:`ganspace`)."""
+        return self.ganspace if latent.check_direction_kind(kind) == "ganspace" else self.sefa
+
     # ------------------------------------------------------------------ seeds -> z
 
     def seed_noise(self, seeds: Sequence[int]) -> torch.Tensor:
         """z of each seed as drawn on every machine: (len(seeds), latent_dim), CPU float32."""
         return torch.cat([_seed_noise(check_seed(s), self.latent_dim, self.noise) for s in seeds])
 
-    def latents(self, seeds: Sequence[int], psi: float = 1.0, amounts: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
+    def latents(self, seeds: Sequence[int], psi: float = 1.0, amounts: Sequence[float] | torch.Tensor | None = None, kind: str = "sefa") -> torch.Tensor:
         """z = psi * z(seed) + sum_k amounts[k] * direction[k] for each seed: (len(seeds), latent_dim).
 
-        ``amounts`` moves along the strongest SeFa directions, one amount per direction (K <= latent_dim).
+        ``amounts`` moves along the strongest directions of ``kind`` (SeFa unless told), one amount per direction (K <= their number).
         """
-        return self.edit(self.seed_noise(seeds), psi, amounts)
+        return self.edit(self.seed_noise(seeds), psi, amounts, kind)
 
-    def edit(self, z: torch.Tensor, psi: float = 1.0, amounts: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
-        """Truncate z (B, D) toward 0 by psi, then move it along the first len(amounts) SeFa directions."""
+    def edit(self, z: torch.Tensor, psi: float = 1.0, amounts: Sequence[float] | torch.Tensor | None = None, kind: str = "sefa") -> torch.Tensor:
+        """Truncate z (B, D) toward 0 by psi, then move it along the first len(amounts) directions of ``kind`` (SeFa unless told)."""
         z = latent.truncate(z, psi)
         if amounts is None or len(amounts) == 0:
             return z
-        directions, _ = self.sefa
+        directions, _ = self.directions(kind)
         if len(amounts) > directions.shape[0]:
             raise ValueError(f"got {len(amounts)} direction amounts for a model with {directions.shape[0]} directions.")
         return latent.move(z, directions[: len(amounts)], amounts)

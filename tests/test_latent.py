@@ -100,6 +100,33 @@ def test_sefa_directions_are_deterministic_in_sign():
     assert torch.equal(first, second)
 
 
+def test_ganspace_of_features_linear_in_z_is_sefa():
+    # For y = A z the PCA of y and the regression back to z give SeFa's directions and strengths.
+    weight = torch.randn(6, 5, 2, 2, generator=torch.Generator().manual_seed(2))  # (D, C, k, k)
+    z = torch.randn(500, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    z = torch.linalg.qr(z - z.mean(0)).Q * math.sqrt(500)  # samples whose covariance is exactly I, as z ~ N(0, I) in the limit
+    features = z @ weight.double().reshape(6, -1)  # (N, F = 20), y = A z with A = W.reshape(D, -1).T
+    directions, strengths = latent.ganspace_directions(z, features, 4)
+    sefa, sefa_strengths = latent.sefa_directions(weight)
+    assert directions.shape == (4, 6) and strengths.shape == (4,)
+    torch.testing.assert_close(directions, sefa[:4], atol=1e-4, rtol=0)  # same signs too
+    torch.testing.assert_close(strengths, sefa_strengths[:4], rtol=1e-4, atol=0)
+
+
+def test_ganspace_directions_are_unit_and_follow_the_largest_variance():
+    z = torch.randn(3000, 5, generator=torch.Generator().manual_seed(4))
+    # a non-linear map whose largest variance follows z[2], then z[0]
+    features = torch.stack([torch.relu(4 * z[:, 2]), 4 * z[:, 2], 2 * z[:, 0], 0.1 * z[:, 1], 0.1 * z[:, 3] * z[:, 4]], 1)
+    directions, _ = latent.ganspace_directions(z, features, 2)
+    torch.testing.assert_close(directions.norm(dim=1), torch.ones(2))
+    assert directions[0].abs().argmax() == 2 and directions[1].abs().argmax() == 0
+    assert directions[0, 2] > 0.99 and directions[1, 0] > 0.99  # the sign convention: largest component positive
+    with pytest.raises(ValueError, match="num must be from 1 to"):
+        latent.ganspace_directions(z, features, 6)
+    with pytest.raises(ValueError, match="same N"):
+        latent.ganspace_directions(z, features[:10], 2)
+
+
 def test_move_adds_the_weighted_directions():
     z = torch.zeros(1, 3)
     directions = torch.eye(3)[:2]

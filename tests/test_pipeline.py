@@ -50,6 +50,17 @@ def test_latents_from_seeds_psi_and_amounts(pipeline):
         pipeline(torch.zeros(2, 5))
 
 
+def test_ganspace_directions_are_a_second_kind(pipeline):
+    directions, strengths = pipeline.directions("ganspace")
+    assert directions.shape == (6, 6) and strengths.shape == (6,) and torch.all(strengths > 0)
+    torch.testing.assert_close(directions.norm(dim=1), torch.ones(6))
+    assert pipeline.directions() is pipeline.sefa and pipeline.directions("ganspace") is pipeline.ganspace
+    z = pipeline.latents([3], amounts=[1.0, -2.0], kind="ganspace")
+    torch.testing.assert_close(z, latent.noise_for_seed(3, 6) + torch.tensor([1.0, -2.0]) @ directions[:2])
+    with pytest.raises(ValueError, match="Direction kind must be one of sefa, ganspace"):
+        pipeline.directions("pca")
+
+
 def test_generate_is_deterministic_in_seed_and_count(pipeline):
     a, b = pipeline.generate(4, seed=1), pipeline.generate(4, seed=1)
     assert torch.equal(a.uint8, b.uint8) and not torch.equal(a.uint8, pipeline.generate(4, seed=2).uint8)

@@ -1,7 +1,7 @@
 """Pure tensor functions on the latent space: sampling, interpolation, directions, arithmetic.
 
-No models are run here except reading a generator's first-layer weight for SeFa.
-Shapes: a single latent is (D,), a batch is (B, D).
+No models are run here except reading a generator's first-layer weight for SeFa (GANSpace takes
+the feature maps the caller computed). Shapes: a single latent is (D,), a batch is (B, D).
 """
 
 from __future__ import annotations
@@ -105,11 +105,58 @@ def sefa_directions(first_layer_weight: torch.Tensor) -> tuple[torch.Tensor, tor
     gram = weight @ weight.T  # (D, D), symmetric PSD
     eigenvalues, eigenvectors = torch.linalg.eigh(gram)  # ascending
     order = eigenvalues.argsort(descending=True)
-    directions = eigenvectors[:, order].T.contiguous()  # rows are directions
-    # Sign convention so results are reproducible: largest-magnitude component positive.
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
-    directions = directions * signs
+    directions = _signed(eigenvectors[:, order].T.contiguous())  # rows are directions
     strengths = eigenvalues[order].clamp_min(0).sqrt()
+    return directions.float(), strengths.float()
+
+
+def _signed(directions: torch.Tensor) -> torch.Tensor:
+    """Rows (K, D) flipped so each one's largest-magnitude component is positive: reproducible signs."""
+    return directions * torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
+
+
+DIRECTION_KINDS = ("sefa", "ganspace")  # the two ways the explorer finds directions
+
+
+def check_direction_kind(kind: str) -> str:
+    """The one check of a kind of direction: 'sefa' (closed form) or 'ganspace' (PCA of sampled features)."""
+    return check_choice(kind, "Direction kind", DIRECTION_KINDS)
+
+
+def ganspace_directions(z: torch.Tensor, features: torch.Tensor, num: int, iterations: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latent directions from a PCA of G's features (GANSpace, Härkönen et al. 2020, Sec. 2.2, as for BigGAN).
+
+    z: (N, D) latents; features: (N, ...) what a layer of G made of each (flattened here to (N, F)); num <= min(D, F, N - 1).
+    The top ``num`` principal components of the features are found by subspace iteration started from the span of
+    the features' covariance with z (deterministic, no random sketch), the coordinates x (N, num) of each sample on
+    them are computed, and z is regressed on x: z ~ x U, U (num, D). Row k of U, normalised, is the move in z that
+    goes with component k. Returns (directions (num, D) unit rows, not exactly orthogonal, in order of explained
+    variance; strengths (num,): how far the features move along component k per unit step along direction k,
+    the least-squares slope of x_k on z; for features linear in z, y = A z, this is SeFa's strength and the
+    directions are SeFa's).
+    """
+    if z.dim() != 2 or features.shape[0] != z.shape[0]:
+        raise ValueError(f"z must be (N, D) and features (N, ...) for the same N, got {tuple(z.shape)} and {tuple(features.shape)}.")
+    count, latent_dim = z.shape
+    centred_z = z.double() - z.double().mean(0)
+    centred = features.double().reshape(count, -1)
+    centred = centred - centred.mean(0)  # (N, F)
+    if not 1 <= num <= min(latent_dim, centred.shape[1], count - 1):
+        raise ValueError(f"num must be from 1 to min(D, F, N - 1) = {min(latent_dim, centred.shape[1], count - 1)}, got {num}.")
+    # The features' linear response to z spans most of their variance; a few power steps on the covariance
+    # turn that subspace toward the top principal components, the non-linear part (ReLU) included.
+    start = centred.T @ centred_z  # (F, D)
+    extra = min(centred.shape[1], num + 10) - latent_dim  # a few more columns when D leaves no room to oversample
+    if extra > 0:
+        start = torch.cat([start, centred.T @ centred[:, :extra]], 1)
+    basis, _ = torch.linalg.qr(start)  # (F, width)
+    for _ in range(iterations):
+        basis, _ = torch.linalg.qr(centred.T @ (centred @ basis))  # (F, width)
+    left, singular, _ = torch.linalg.svd(centred @ basis, full_matrices=False)
+    coordinates = left[:, :num] * singular[:num]  # (N, num): PCA coordinates, uncorrelated
+    to_z = torch.linalg.lstsq(coordinates, centred_z).solution  # (num, D): z ~ x U
+    directions = _signed(to_z / to_z.norm(dim=1, keepdim=True).clamp_min(1e-12))
+    strengths = torch.linalg.lstsq(centred_z, coordinates).solution.norm(dim=0)  # (num,): |d x_k / d z|
     return directions.float(), strengths.float()
 
 

@@ -133,6 +133,15 @@ class Generator(nn.Module, PyTorchModelHubMixin, **_HUB_KWARGS):
         """The projection of z: its weight (latent_dim, C, base, base) is what SeFa factorises."""
         return self.net[0]
 
+    def first_features(self, z: torch.Tensor) -> torch.Tensor:
+        """G's first feature map as the next layer sees it (projection, BatchNorm, ReLU): what GANSpace's PCA reads.
+
+        z: (B, latent_dim) or (B, latent_dim, 1, 1) -> (B, width, base, base), >= 0.
+        """
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        return self.net[:3](z)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) or (B, latent_dim, 1, 1) -> (B, C, H, W) in [-1, 1]."""
         if z.dim() == 2:

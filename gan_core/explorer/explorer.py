@@ -16,7 +16,8 @@ import os
 import re
 import secrets
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import torch
 
 from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
+from gan_core.explorer import directions as named
 from gan_core.explorer.state import MAX_LATENT_DIM, NUM_DIRECTIONS, ExploreState
 from gan_core.inversion.invert import MAX_STEPS
 from gan_core.pipeline import GanPipeline
@@ -42,6 +44,12 @@ SEFA_EXPLANATION = (
     "Each slider moves z along one direction, found in closed form (SeFa, Shen & Zhou 2021): G's first layer "
     "is linear in z, y = A z, so the top eigenvectors of AᵀA are the moves in z that change G's first feature map "
     "the most. Strongest first; the strength is how much that map changes per unit step."
+)
+GANSPACE_EXPLANATION = (
+    "Each slider moves z along one direction found by GANSpace (Härkönen et al. 2020): G draws the first feature maps "
+    "of 4096 random z, a PCA finds the patterns in which those maps differ most, and a regression finds the move in z "
+    "that goes with each. In order of how much of the maps' variety each explains; the strength is how much that "
+    "pattern changes per unit step."
 )
 
 
@@ -133,6 +141,7 @@ class ModelView:
     losses: list[dict]  # long-format rows of the loss curves
     outputs: list[dict]  # long-format rows of D's outputs
     verdict_note: str  # how to read D's verdict for this model
+    direction_names: list[str] = field(default_factory=list)  # one per slider, what it does: '7 → 0 · effect 2.4' (SeFa's)
 
 
 class Explorer:
@@ -154,6 +163,8 @@ class Explorer:
             self.models[name] = pipeline
         self._elsewhere: dict[torch.device, Explorer] = {}  # the same models on other devices, see on()
         self._private: frozenset[str] = frozenset()  # models one visitor added (see add()): served, never listed
+        self._names: dict[tuple[str, str], named.DirectionNames] = {}  # (model, kind) -> its named directions, see named_directions()
+        self._naming = threading.Lock()  # one naming at a time: two pages opening a new model wait for one computation
 
     @classmethod
     def from_sources(cls, specs: list[str]) -> Explorer:
@@ -167,6 +178,7 @@ class Explorer:
         if device not in self._elsewhere:
             moved = Explorer([p.to(device) for p in list(self.models.values())])
             moved._private = self._private
+            moved._names, moved._naming = self._names, self._naming  # names follow the weights, not the device
             self._elsewhere[device] = moved
         return self._elsewhere[device]
 
@@ -192,6 +204,7 @@ class Explorer:
         if name in self.models:
             raise ValueError(f"A model called {name!r} is already served; choose another name.")
         pipeline.name = name
+        self._forget_names(name)
         for device, other in list(self._elsewhere.items()):
             other.add(pipeline.to(device), name, private=private)
         self.models = {**self.models, name: pipeline}
@@ -203,6 +216,7 @@ class Explorer:
         """Stop serving an :meth:`add` ed model (nothing happens if it is not served)."""
         self.models = {key: value for key, value in self.models.items() if key != name}
         self._private = self._private - {name}
+        self._forget_names(name)
         for other in list(self._elsewhere.values()):
             other.remove(name)
 
@@ -265,10 +279,51 @@ class Explorer:
         problems = "".join(f" · ⚠ {problem}" for problem in pipeline.problems)
         return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · from `{pipeline.source}`{problems}"
 
-    def direction_labels(self, model) -> list[str]:
-        """Slider labels, strongest first: 'Direction 1 · strength 2.31'."""
-        _, strengths = self.get(model).sefa
+    def direction_labels(self, model, kind: str = "sefa") -> list[str]:
+        """Slider labels, strongest first: 'Direction 1 · strength 2.31' (``kind``: 'sefa' or 'ganspace')."""
+        _, strengths = self.get(model).directions(kind)
         return [f"Direction {k + 1} · strength {s:.2f}" for k, s in enumerate(strengths[: self.num_directions(model)].tolist())]
+
+    def _named(self, model, kind: str) -> named.DirectionNames:
+        """The model's named directions of ``kind``: kept from its directions.json, else computed once (seconds) and remembered."""
+        pipeline = self.get(model)
+        kind = latent.check_direction_kind(kind)
+        key = (pipeline.name, kind)
+        found = self._names.get(key)
+        if found is None:
+            with self._naming:
+                found = self._names.get(key)
+                if found is None:
+                    found = named.names_for(pipeline, kind, named.NamingConfig(num_directions=self.num_directions(model)))
+                    if self.models.get(pipeline.name) is pipeline:  # not removed meanwhile
+                        self._names[key] = found
+        return found
+
+    def _forget_names(self, name: str) -> None:
+        for kind in latent.DIRECTION_KINDS:
+            self._names.pop((name, kind), None)
+
+    def direction_names(self, model, kind: str = "sefa") -> list[str]:
+        """What each slider does, strongest first: '7 → 0 · effect 2.4', 'thicker · effect 1.5', 'no clear change'
+        (see :mod:`gan_core.explorer.directions`; ``kind``: 'sefa' or 'ganspace')."""
+        return self._named(model, kind).labels
+
+    def named_directions(self, model, kind: str = "sefa") -> dict:
+        """Everything known about what each slider does, for the page and the API.
+
+        {"model", "kind", "explanation" (how directions of this kind are found), "naming" (how they were named),
+        "classifier" (the folder that read the pictures, or None), "directions": [{"index", "name", "label", "effect",
+        "measure", "effects" {measure: signed Cohen's d}, "pixel_change", "class_change", "class_effect", "class_flips"}]}.
+        """
+        names = self._named(model, kind)
+        return {
+            "model": self.get(model).name,
+            "kind": names.kind,
+            "explanation": GANSPACE_EXPLANATION if names.kind == "ganspace" else SEFA_EXPLANATION,
+            "naming": named.NAMES_EXPLANATION,
+            "classifier": names.classifier,
+            "directions": [{**record, "label": name.label} for record, name in zip(names.to_dict()["directions"], names.directions)],
+        }
 
     def verdict_note(self, model) -> str:
         """How to read D's verdict for this model, from how its training ended."""
@@ -289,22 +344,29 @@ class Explorer:
         count = len(self.get(model).timeline)
         losses, outputs = self.training_curves(model)
         return ModelView(
-            self.summary(model), self.direction_labels(model), count, self.timeline(model, count) if count else None, losses, outputs, self.verdict_note(model)
+            self.summary(model),
+            self.direction_labels(model),
+            count,
+            self.timeline(model, count) if count else None,
+            losses,
+            outputs,
+            self.verdict_note(model),
+            direction_names=self.direction_names(model),
         )
 
-    def direction_sheet(self, model, seed, psi, z=None) -> dict:
-        """Each direction's meaning at a glance: row k is the seed (or found z) moved along direction k by SHEET_STEPS.
+    def direction_sheet(self, model, seed, psi, z=None, kind: str = "sefa") -> dict:
+        """Each direction's meaning at a glance: row k is the seed (or found z) moved along direction k of ``kind`` by SHEET_STEPS.
 
-        {"src": PNG data URL of a (K rows x 5) grid, "steps": SHEET_STEPS, "rows": K}.
+        {"src": PNG data URL of a (K rows x 5) grid, "steps": SHEET_STEPS, "rows": K, "kind"}.
         """
         pipeline = self.get(model)
         count = self.num_directions(model)
         z0 = self.state_latent(self.state_of(model, seed, psi, (), z))  # (1, D)
-        directions, _ = pipeline.sefa
+        directions, _ = pipeline.directions(kind)
         steps = torch.tensor(SHEET_STEPS)
         z = (z0[None] + steps[None, :, None] * directions[:count, None, :]).reshape(-1, pipeline.latent_dim)  # (K * 5, D)
         sheet = images.make_grid(pipeline(z, verdict=False).images, ncols=len(SHEET_STEPS), padding=1)
-        return {"src": images.data_url(sheet), "steps": list(SHEET_STEPS), "rows": count}
+        return {"src": images.data_url(sheet), "steps": list(SHEET_STEPS), "rows": count, "kind": latent.check_direction_kind(kind)}
 
     # -- drawing in the visitor's browser ------------------------------------
 
