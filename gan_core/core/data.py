@@ -172,11 +172,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"Cannot read {path} ({err.strerror or err}).") from err
 
 
-def parse_idx(raw: bytes, origin: str = "<bytes>") -> np.ndarray:
-    """An IDX file already in memory (decompressed) -> its array; ValueError as :func:`read_idx`."""
-    return _read_idx_stream(io.BytesIO(raw), origin, len(raw), exact_size=True)
-
-
 _READ_CHUNK = 1 << 20
 
 

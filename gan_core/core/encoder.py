@@ -18,7 +18,16 @@ from torch import nn
 
 from gan_core.core.checks import check_positive_int
 from gan_core.core.latent import check_noise_kind
-from gan_core.core.models import _HUB_KWARGS, MAX_FEATURES, MAX_LATENT_DIM, Discriminator, check_channels, downsampling_stack, init_dcgan_weights, plan_stack
+from gan_core.core.models import (
+    _HUB_KWARGS,
+    MAX_FEATURES,
+    MAX_LATENT_DIM,
+    Discriminator,
+    check_channels,
+    downsampling_stack,
+    init_dcgan_weights,
+    plan_stack,
+)
 
 
 class Encoder(nn.Module, PyTorchModelHubMixin, **{**_HUB_KWARGS, "tags": ["dcgan", "gan", "gan-inversion", "gan_core"]}):

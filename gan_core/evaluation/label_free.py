@@ -30,7 +30,16 @@ from torch import nn
 
 from gan_core.core.images import to_model_range
 from gan_core.evaluation.embedding import RandomEmbedding
-from gan_core.evaluation.metrics import DENSITY_K, NEAREST_K, density_coverage, memorisation, nearest_distances, precision_recall
+from gan_core.evaluation.metrics import (
+    DENSITY_K,
+    NEAREST_K,
+    RealSide,
+    density_coverage,
+    draw_real_samples,
+    memorisation,
+    nearest_distances,
+    precision_recall,
+)
 
 HELD_OUT_FRACTION = 0.2  # of a folder's pictures, held out as the floor's "test" side
 MIN_HELD_OUT = 10  # fewer held-out pictures than this give no usable floor
@@ -123,25 +132,16 @@ def embed(embedding: nn.Module, images_uint8: torch.Tensor, batch_size: int = 50
 
 
 @dataclass
-class LabelFreeReference:
+class LabelFreeReference(RealSide):
     """The real side of the label-free comparisons, computed once per dataset.
 
-    train_sample: uint8 (N, C, H, W) real pictures the metrics compare against; test_sample: N real
-    pictures the generator's metrics are not computed against, scored for the floor; seen: every
-    picture the generator trained on (the memorisation check's set); test_nn: each of the first
-    ``memorisation_samples`` test pictures' pixel distance to its nearest *other* picture in ``seen``.
+    Beside :class:`RealSide`'s pictures: the embedding whose features are compared, and seen: every picture
+    the generator trained on (the memorisation check's set). test_sample holds pictures the generator's
+    metrics are not computed against; test_nn is each one's distance to its nearest *other* picture in ``seen``.
     """
 
     embedding: nn.Module
-    train_sample: torch.Tensor
-    test_sample: torch.Tensor
     seen: torch.Tensor
-    real_features: torch.Tensor
-    test_nn: torch.Tensor
-    memorisation_samples: int
-    kid_subset_size: int
-    kid_subsets: int
-    seed: int
 
     @classmethod
     def build(
@@ -163,22 +163,9 @@ class LabelFreeReference:
         join the memorisation set and each is compared with the others only. ``embedding``: default the
         fixed :class:`RandomEmbedding` of the pictures' channel count.
         """
-        if isinstance(num, bool) or not isinstance(num, int) or num < 2:
-            raise ValueError(f"num must be an integer >= 2, got {num!r}.")
-        if train_images.dtype != torch.uint8 or test_images.dtype != torch.uint8 or train_images.dim() != 4:
-            raise ValueError("reference images must be uint8 (N, C, H, W).")
-        if train_images.shape[1:] != test_images.shape[1:]:
-            raise ValueError(
-                f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape."
-            )
-        count = min(num, len(train_images), len(test_images))
-        if count <= DENSITY_K:
-            raise ValueError(f"need more than {DENSITY_K} pictures per side, got {count}.")
+        train_sample, test_order = draw_real_samples(train_images, test_images, num, seed, DENSITY_K)
+        count, test_sample = len(train_sample), test_images[test_order]
         embedding = embedding if embedding is not None else RandomEmbedding(train_images.shape[1], seed=EMBEDDING_SEED)
-        rng = torch.Generator().manual_seed(seed)
-        train_sample = train_images[torch.randperm(len(train_images), generator=rng)[:count]]
-        test_order = torch.randperm(len(test_images), generator=rng)[:count]
-        test_sample = test_images[test_order]
         mem = min(memorisation_samples, count)
         if test_seen:
             seen = torch.cat([train_images, test_images])
@@ -201,19 +188,12 @@ class LabelFreeReference:
         )
 
     @property
-    def num(self) -> int:
-        return len(self.train_sample)
-
-    @property
     def feature_space(self) -> str:
         return getattr(self.embedding, "name", type(self.embedding).__name__)
 
     def score(self, images_uint8: torch.Tensor) -> dict:
         """All label-free metrics of uint8 images (N, C, H, W) against the reference; N should equal ``self.num``."""
-        if images_uint8.dtype != torch.uint8 or images_uint8.shape[1:] != self.train_sample.shape[1:]:
-            raise ValueError(
-                f"images must be uint8 {tuple(self.train_sample.shape[1:])} like the dataset, got {images_uint8.dtype} {tuple(images_uint8.shape[1:])}."
-            )
+        self.check_images(images_uint8)
         return self._score(images_uint8, nearest_distances(images_uint8[: self.memorisation_samples], self.seen))
 
     def _score(self, images_uint8: torch.Tensor, fake_nn: torch.Tensor) -> dict:

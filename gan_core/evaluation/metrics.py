@@ -187,25 +187,69 @@ def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
     }
 
 
-@dataclass
-class Reference:
-    """The real side of every comparison, computed once per dataset and reused for many generators.
+def draw_real_samples(train_images: torch.Tensor, test_images: torch.Tensor, num: int, seed: int, min_count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the real pictures a reference compares against: ``num`` of each side, capped at the smaller side so
+    that samples, reference and floor all have the same size.
 
-    train_sample: uint8 (N, C, H, W) training images the metrics compare against; train_all: the full
-    training set for the memorisation check; test_sample: N real test images, scored for the floor.
+    train_images, test_images: uint8 (N, C, H, W) of one shape. Returns (the drawn train pictures, the rows
+    of the drawn test pictures), both drawn from one generator seeded with ``seed``, train first. ValueError
+    for a ``num`` below 2, other images, or no more than ``min_count`` pictures drawn.
+    """
+    if isinstance(num, bool) or not isinstance(num, int) or num < 2:
+        raise ValueError(f"num must be an integer >= 2, got {num!r}.")
+    if train_images.dtype != torch.uint8 or test_images.dtype != torch.uint8 or train_images.dim() != 4:
+        raise ValueError("reference images must be uint8 (N, C, H, W).")
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise ValueError(f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape.")
+    count = min(num, len(train_images), len(test_images))
+    if count <= min_count:
+        raise ValueError(f"need more than {min_count} pictures on each side (train and test), got {count}.")
+    rng = torch.Generator().manual_seed(seed)
+    train_sample = train_images[torch.randperm(len(train_images), generator=rng)[:count]]
+    return train_sample, torch.randperm(len(test_images), generator=rng)[:count]
+
+
+@dataclass
+class RealSide:
+    """What a reference keeps of the real data: the part :class:`Reference` and the label-free one share.
+
+    train_sample: uint8 (N, C, H, W) real pictures the metrics compare against and test_sample: N real test
+    pictures, scored for the floor (both from :func:`draw_real_samples`); real_features: the train sample's
+    features (N, F); test_nn: each of the first ``memorisation_samples`` test pictures' pixel distance to its
+    nearest training picture; KID takes ``kid_subsets`` subsets of ``kid_subset_size``, drawn from ``seed``.
     """
 
-    classifier: Classifier
     train_sample: torch.Tensor
-    train_all: torch.Tensor
     test_sample: torch.Tensor
-    test_hist: torch.Tensor
     real_features: torch.Tensor
     test_nn: torch.Tensor
     memorisation_samples: int
     kid_subset_size: int
     kid_subsets: int
     seed: int
+
+    @property
+    def num(self) -> int:
+        return len(self.train_sample)
+
+    def check_images(self, images_uint8: torch.Tensor) -> None:
+        """ValueError unless ``images_uint8`` are uint8 pictures (N, C, H, W) shaped like the real ones."""
+        like = tuple(self.train_sample.shape[1:])
+        if images_uint8.dtype != torch.uint8 or tuple(images_uint8.shape[1:]) != like:
+            raise ValueError(f"images must be uint8 {like} like the dataset, got {images_uint8.dtype} {tuple(images_uint8.shape[1:])}.")
+
+
+@dataclass
+class Reference(RealSide):
+    """The real side of every comparison, computed once per dataset and reused for many generators.
+
+    Beside :class:`RealSide`'s pictures: the dataset's classifier, train_all (the full training set, for the
+    memorisation check) and test_hist (the test sample's class histogram).
+    """
+
+    classifier: Classifier
+    train_all: torch.Tensor
+    test_hist: torch.Tensor
     batch_size: int = 500
 
     @classmethod
@@ -221,22 +265,9 @@ class Reference:
         kid_subsets: int = 100,
         seed: int = 0,
     ) -> Reference:
-        """Draw ``num`` train and test images (fewer when a split is smaller: the count is capped at
-        the smaller split so that samples, reference and floor all have the same size)."""
-        if isinstance(num, bool) or not isinstance(num, int) or num < 2:
-            raise ValueError(f"num must be an integer >= 2, got {num!r}.")
-        if train_images.dtype != torch.uint8 or test_images.dtype != torch.uint8:
-            raise ValueError("reference images must be uint8 (N, C, H, W).")
-        if train_images.shape[1:] != test_images.shape[1:]:
-            raise ValueError(
-                f"train images {tuple(train_images.shape[1:])} and test images {tuple(test_images.shape[1:])} differ in shape."
-            )
-        count = min(num, len(train_images), len(test_images))
-        if count <= NEAREST_K:
-            raise ValueError(f"need more than {NEAREST_K} images per split, got {count}.")
-        rng = torch.Generator().manual_seed(seed)
-        train_sample = train_images[torch.randperm(len(train_images), generator=rng)[:count]]
-        test_sample = test_images[torch.randperm(len(test_images), generator=rng)[:count]]
+        """Draw ``num`` train and test images (:func:`draw_real_samples`: fewer when a split is smaller)."""
+        train_sample, test_order = draw_real_samples(train_images, test_images, num, seed, NEAREST_K)
+        count, test_sample = len(train_sample), test_images[test_order]
         real_features, _ = predict(classifier, train_sample)
         _, test_probs = predict(classifier, test_sample)
         mem = min(memorisation_samples, count)
@@ -254,10 +285,6 @@ class Reference:
             kid_subsets=kid_subsets,
             seed=seed,
         )
-
-    @property
-    def num(self) -> int:
-        return len(self.train_sample)
 
     def fid_kid(self, images_uint8: torch.Tensor) -> dict:
         """FID and KID (mean, std) of uint8 images against the reference, by torchmetrics."""
@@ -283,11 +310,7 @@ class Reference:
 
     def score(self, images_uint8: torch.Tensor) -> dict:
         """All metrics of uint8 images (N, C, H, W) against the reference; N should equal ``self.num``."""
-        if images_uint8.dtype != torch.uint8 or images_uint8.shape[1:] != self.train_sample.shape[1:]:
-            raise ValueError(
-                f"images must be uint8 {tuple(self.train_sample.shape[1:])} like the dataset, got "
-                f"{images_uint8.dtype} {tuple(images_uint8.shape[1:])}."
-            )
+        self.check_images(images_uint8)
         features, probs = predict(self.classifier, images_uint8)
         precision, recall = precision_recall(self.real_features, features)
         hist = class_histogram(probs)

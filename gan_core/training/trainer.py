@@ -34,9 +34,20 @@ from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.augment import diff_augment
 from gan_core.training.checkpoint import (
-    CHECKPOINT_FORMAT, CHECKPOINT_NAME, LOSS_PLOT_NAME, SAMPLES_NAME, append_log, check_checkpoint, check_run_folder, first_line,
-    remove_run_outputs, trim_log, write_checkpoint, write_note, writing,
-)  # fmt: skip
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    LOSS_PLOT_NAME,
+    SAMPLES_NAME,
+    append_log,
+    check_checkpoint,
+    check_run_folder,
+    first_line,
+    remove_run_outputs,
+    trim_log,
+    write_checkpoint,
+    write_note,
+    writing,
+)
 from gan_core.training.config import TrainConfig, check_resume
 from gan_core.training.distributed import Distributed, copy_module, plain_batchnorm, process_device, split_batch
 
