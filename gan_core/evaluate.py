@@ -23,12 +23,12 @@ import argparse
 import datetime
 import json
 import logging
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from gan_core.core import hub
+from gan_core.core.cli import command_line
 from gan_core.core.data import dataset_names
 from gan_core.core.latent import NOISE_KINDS
 from gan_core.core.manifest import read_manifest, render_card, write_manifest
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         **measured_with,
         **evaluate(pipeline, reference, args.seed, args.noise),
-        "command": "python -m gan_core.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(parser, argv),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": round(time.perf_counter() - start, 1),
     }

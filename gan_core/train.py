@@ -22,9 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from gan_core.core import hub
+from gan_core.core.cli import LOG_FORMAT, add_threads_flag, set_threads
 from gan_core.training import distributed
 from gan_core.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, run_outputs
 from gan_core.training.config import DEFAULT_EPOCHS, TrainConfig, add_arguments, describe_batch, given_values
@@ -49,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     # (as a field it would be stored in every checkpoint and run.json).
     start.add_argument("--overwrite", action="store_true", help="start over in an OUT_DIR that holds a run: deletes that run's checkpoint, log, timeline and exports first")
     r.add_argument("--dry-run", action="store_true", help=f"train a few steps on a tiny synthetic set, to check the setup (in {DRY_RUN['out_dir']}, replaced each time, unless --out-dir)")
-    r.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice, one per core; on a machine busy with "
-                   "other work, 1 thread can be many times faster than 2: each step's thread synchronisation waits for the busy core)")
+    add_threads_flag(r, help="torch CPU threads (default: torch's choice, one per core; on a machine busy with other work, 1 thread can be "
+                     "many times faster than 2: each step's thread synchronisation waits for the busy core)")  # fmt: skip
     r.add_argument("--push-to-hub", metavar="REPO", help="after training, push generator/ and discriminator/ to this Hub repo (needs HF_TOKEN)")
     return p
 
@@ -131,10 +130,7 @@ def _stop_on_signals(trainer: Trainer, together_s: float = 0.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.exit(2, f"error: --threads must be at least 1, got {args.threads}\n")
-        torch.set_num_threads(args.threads)
+    set_threads(parser, args.threads)
     try:
         world = distributed.init_from_env()  # None unless started by torchrun with several processes
     except ValueError as err:
@@ -151,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None, world: distributed.Distributed | None) -> int:
     main_process = world is None or world.is_main
-    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format=LOG_FORMAT)
 
     def fail(err: BaseException):
         # Under torchrun process 0's errors reach every process: process 0 says them, the others leave quietly.

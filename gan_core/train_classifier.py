@@ -6,14 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import shlex
 import sys
 import time
 
-import torch
-
 from gan_core.core import hub
+from gan_core.core.cli import add_threads_flag, command_line, start_command
 from gan_core.core.data import load_dataset, parse_dataset_name
 from gan_core.evaluation.classifier import accuracy
 from gan_core.evaluation.classifier_training import ClassifierConfig, classifier_card, train_classifier
@@ -32,17 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", type=int, default=ClassifierConfig.features, help="width of the first conv stage")
     p.add_argument("--embed-dim", type=int, default=ClassifierConfig.embed_dim, help="size of the penultimate features")
     p.add_argument("--seed", type=int, default=ClassifierConfig.seed)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_threads_flag(p)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = start_command(parser, argv)
     try:
         config = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, features=args.features, embed_dim=args.embed_dim, seed=args.seed)
         if parse_dataset_name(args.dataset).key not in LABELLED:
@@ -55,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     model = train_classifier(train, config, progress=args.progress)
     seconds = time.perf_counter() - start
     test_accuracy = accuracy(model, test)
-    command = "python -m gan_core.train_classifier " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = command_line(parser, argv)
     card = classifier_card(args.dataset, config, test_accuracy, train, len(test), seconds, command, model)
     hub.save_model(model, args.out, card)
     print(f"{args.dataset}: test accuracy {test_accuracy:.4f} ({len(test)} images), {seconds:.0f} s; saved to {args.out}")

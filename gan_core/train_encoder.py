@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import logging
-import shlex
 import shutil
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 import torch
 
 from gan_core.core import hub
+from gan_core.core.cli import add_threads_flag, command_line, start_command
 from gan_core.core.data import load_dataset, parse_dataset_name
 from gan_core.inversion.anomaly import KAPPA, REFERENCE_NAME, Reference
 from gan_core.inversion.invert import RefineConfig
@@ -62,17 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-count", type=int, default=200, help="of them, how many are also refined to measure reconstruction (default %(default)s)")
     p.add_argument("--reference-only", action="store_true", help="keep the encoder; only rescore the held-out pictures (reference and quality)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing MODEL_DIR/encoder/")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_threads_flag(p)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = start_command(parser, argv)
     try:
         config = EncoderConfig(
             epochs=args.epochs, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr, kappa=args.kappa,
@@ -106,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if pipeline.discriminator is None:
         logger.warning("%s ships no discriminator: E learns pixels and latents only, and anomaly scores have no feature term.", args.model_dir)
 
-    command = "python -m gan_core.train_encoder " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = command_line(parser, argv)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if not args.reference_only:
         run = train_encoder(pipeline.generator, pipeline.discriminator, train, config, progress=args.progress)
