@@ -354,11 +354,11 @@ def test_restore_rejects_bad_states(explorer, text, message):
         explorer.restore(text)
 
 
-def test_live_turns_errors_into_a_message(explorer):
-    assert explorer.explore("grey", 1, 1.0) == ex.live(explorer.explore, ["grey", 1, 1.0])
-    assert ex.live(explorer.explore, ["grey", -1, 1.0]) == {"error": "The seed must be a whole number from 0 to 2147483647, got -1."}
-    assert ex.live(explorer.explore, 5) == {"error": "The live update needs a list of values, got 5."}
-    assert "error" in ex.live(explorer.explore, [])  # too few values
+def test_page_call_turns_errors_into_a_message(explorer):
+    assert explorer.explore("grey", 1, 1.0) == ex.page_call(explorer.explore, ["grey", 1, 1.0])
+    assert ex.page_call(explorer.explore, ["grey", -1, 1.0]) == {"error": "The seed must be a whole number from 0 to 2147483647, got -1."}
+    assert ex.page_call(explorer.explore, 5) == {"error": "The live update needs a list of values, got 5."}
+    assert "error" in ex.page_call(explorer.explore, [])  # too few values
 
 
 def test_summary_describes_the_model(explorer):
