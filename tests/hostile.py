@@ -54,20 +54,22 @@ HOSTILE_VALUES: list[tuple[str, object]] = [
 # request cannot carry: tests/test_app_api.py sends them bad files and bad values instead.
 ZEROS = [0.0] * 8
 ENDPOINTS: dict[str, list] = {
-    "explore": ["grey", 3, 1.0, *ZEROS, None],
-    "reset": ["grey", 3, None],
+    "explore": ["grey", 3, 1.0, *ZEROS, None, "ganspace"],
+    "reset": ["grey", 3, None, "sefa"],
     "random_seed": ["grey"],
-    "select_model": ["colour", 3],
+    "select_model": ["colour", 3, "ganspace"],
+    "switch_kind": ["grey", 3, 1.0, None, "ganspace"],
+    "directions": ["grey", "ganspace"],
     "interpolate": ["grey", "1, 2", "slerp", 0.5, ""],
     "strip": ["grey", "1, 2", "slerp", 4, ""],
     "gif": ["grey", "1, 2", "slerp", 4, ""],
-    "explore_state": ["grey", 3, 1.0, *ZEROS, None],
+    "explore_state": ["grey", 3, 1.0, *ZEROS, None, "sefa"],
     "arithmetic_tiles": ["grey", 100],
     "arithmetic": ["grey", "1, 2", "3", "4"],
     "grid": ["grey", 0, 2],
     "grid_pick": ["grey", 0, 3],
     "timeline": ["grey", 2],
-    "share": ["grey", 3, 1.0, *ZEROS, None],
+    "share": ["grey", 3, 1.0, *ZEROS, None, "ganspace"],
     "restore": ['{"model": "grey", "seed": 3}'],
     # The 2-D game (its game is a gr.State: not an API parameter); a run of 5 steps.
     "toy_run": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0, 5],
@@ -77,7 +79,7 @@ ENDPOINTS: dict[str, list] = {
     "live_train": [0],
 }
 LIVE = {
-    "drag_explore": ["grey", 3, 1.0, *ZEROS, None],
+    "drag_explore": ["grey", 3, 1.0, *ZEROS, None, "ganspace"],
     "web_model": ["grey"],
     "web_seed": ["grey", 3],
     "web_keyframes": ["grey", "1, 2", ""],

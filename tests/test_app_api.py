@@ -24,6 +24,7 @@ from PIL import Image
 ENDPOINTS = {
     "/explore", "/reset", "/random_seed", "/select_model", "/interpolate", "/strip", "/gif", "/explore_state",
     "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore", "/invert", "/score",
+    "/switch_kind", "/directions",  # SeFa or GANSpace sliders, and what each slider does
     "/toy_run", "/toy_step", "/toy_reset",  # the 2-D game: tests/test_app_toy.py
     "/live_train", "/live_stop",  # the image run: tests/test_app_live.py
 }  # fmt: skip
@@ -81,6 +82,26 @@ def test_select_model_updates_sliders_and_picture(client):
     assert sliders[0]["label"].startswith("Direction 1 · strength")
     assert decode(picture["src"]).shape == (8, 8, 3) and picture["p_real"] is None
     assert epoch["maximum"] == 2 and timeline["epoch"] == 2
+
+
+def test_sliders_say_what_they_do_for_either_kind_of_direction(client):
+    """Each slider's info names what it changes; GANSpace sliders have their own names, pictures, links and sheet."""
+    sliders = client.predict("grey", 3, api_name="/select_model")[3:11]
+    named = client.predict("grey", "sefa", api_name="/directions")
+    assert [s["info"] for s in sliders] == [d["label"] for d in named["directions"]]
+    assert named["kind"] == "sefa" and "SeFa" in named["explanation"] and all(" · effect " in d["label"] or d["label"] == "no clear change" for d in named["directions"])
+    switched = client.predict("grey", 3, 1.0, None, "ganspace", api_name="/switch_kind")
+    ganspace = client.predict("grey", "ganspace", api_name="/directions")
+    assert [s["info"] for s in switched[:8]] == [d["label"] for d in ganspace["directions"]] and all(s["value"] == 0 for s in switched[:8])
+    assert "GANSpace" in switched[-1]
+    moved = client.predict("grey", 3, 1.0, 3.0, *ZEROS[1:], None, "ganspace", api_name="/explore")
+    assert moved != client.predict("grey", 3, 1.0, 3.0, *ZEROS[1:], api_name="/explore")  # another direction, another picture
+    as_json, link = client.predict("grey", 3, 1.0, 3.0, *ZEROS[1:], None, "ganspace", api_name="/share")
+    assert json.loads(as_json)["kind"] == "ganspace" and link.endswith("&kind=ganspace")
+    restored = client.predict(link, api_name="/restore")
+    assert restored[12] == moved and restored[-3] == "ganspace"
+    with pytest.raises(AppError, match="kind"):
+        client.predict("grey", 3, 1.0, *ZEROS, None, "pca", api_name="/explore")
 
 
 def test_interpolate_strip_and_gif(client):
@@ -164,6 +185,15 @@ def test_bad_inputs_get_a_clear_error_and_the_server_stays_up(server, client, ap
         client.predict(*args, api_name=api_name)
     assert message in str(caught.value)
     assert server.alive()
+
+
+def test_a_raw_request_without_the_optional_trailing_values_still_fits(server):
+    """Raw HTTP callers written before kind existed send model .. z (12 values): kind defaults to SeFa."""
+    for data in (["grey", 3, 1.0, *ZEROS, None], ["grey", 3, 1.0, *ZEROS]):
+        body = json.dumps({"data": data}).encode()
+        request = urllib.request.Request(server.url + "gradio_api/run/explore", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["data"][0]["src"].startswith("data:image/png")
 
 
 def test_nan_over_http_is_rejected_clearly(server):
@@ -423,6 +453,7 @@ def test_the_demo_builds_in_process_with_the_documented_endpoints(server):
     named = {f"/{fn.api_name}" for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
     assert named == ENDPOINTS
     explore = next(fn for fn in demo.fns.values() if fn.api_name == "explore")
-    assert [p.name for p in inspect.signature(explore.fn).parameters.values()] == ["model", "seed", "psi", *[f"d{k}" for k in range(1, 9)], "z"]
+    # z (a found picture's) and kind (SeFa or GANSpace sliders) are optional: calls without them still fit
+    assert [p.name for p in inspect.signature(explore.fn).parameters.values()] == ["model", "seed", "psi", *[f"d{k}" for k in range(1, 9)], "z", "kind"]
     invert = next(fn for fn in demo.fns.values() if fn.api_name == "invert")
     assert [p.name for p in inspect.signature(invert.fn).parameters.values()][:3] == ["model", "picture", "steps"]

@@ -55,8 +55,8 @@ def arithmetic_view(model, seeds_a, seeds_b, seeds_c, *, page: int):
 
 
 @gpu
-def sheet_view(model, seed, psi, z, *, page: int):
-    return _on_device(page).direction_sheet(model, seed, psi, z)
+def sheet_view(model, seed, psi, z, kind="sefa", *, page: int):
+    return _on_device(page).direction_sheet(model, seed, psi, z, kind)
 
 
 def gif_folder(root: Path | None = None) -> Path:

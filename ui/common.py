@@ -134,6 +134,7 @@ class Blocks(gr.Blocks):
     """
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
+        inputs = self.with_defaults(block_fn, inputs)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except (InvalidPathError, ValidationError) as err:
@@ -143,6 +144,17 @@ class Blocks(gr.Blocks):
             raise gr.Error(NOT_UPLOADED, print_exception=False) from None
         except Exception as err:  # noqa: BLE001 - every check of Gradio's, whatever it raises, becomes one sentence
             raise self.misfit(block_fn, err) from None
+
+    @staticmethod
+    def with_defaults(block_fn, inputs: list) -> list:
+        """``inputs`` with left-out trailing optional parameters as None (their default): a raw request written before an
+        optional parameter was added (z, then kind) still fits its endpoint."""
+        missing = len(block_fn.inputs) - len(inputs)
+        if missing <= 0 or block_fn.fn is None:
+            return inputs
+        parameters = [p for p in inspect.signature(block_fn.fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        optional = [p for p in parameters[len(inputs) : len(block_fn.inputs)] if p.default is not p.empty]
+        return [*inputs, *[None] * missing] if len(optional) == missing else inputs
 
     @staticmethod
     def misfit(block_fn, err: Exception) -> gr.Error:

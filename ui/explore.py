@@ -24,14 +24,22 @@ CURVE_COLUMNS = ["epoch", "value", "series"]
 # What /select_model returns, in its documented order (/restore sends the model first); names of followers.
 MODEL_OUTPUTS = (
     "model_info", "seed", "psi", *[f"direction_{k + 1}" for k in range(NUM_DIRECTIONS)], "picture", "epoch", "timeline",
-    "loss_plot", "d_plot", "verdict_note", "sheet", "latent",
+    "loss_plot", "d_plot", "verdict_note", "sheet", "kind", "directions_note", "latent",
 )  # fmt: skip
+# What a switch between SeFa and GANSpace redraws: the sliders (names, amounts back to 0), the picture, the sheet, the note.
+KIND_OUTPUTS = (*[f"direction_{k + 1}" for k in range(NUM_DIRECTIONS)], "picture", "sheet", "directions_note")
+NAMES_NOTE = (
+    "Under each slider: what moving it to the right changes most in the pictures (\"7 → 0\": sevens turn into zeros), "
+    "and how strongly (the effect, in standard deviations: 0.8 is large)."
+)
+KIND_CHOICES = [("SeFa: G's first layer", "sefa"), ("GANSpace: PCA of G's first features", "ganspace")]
 
 
-def direction_props(view: ModelView, k: int, amount: float = 0.0) -> dict:
-    """Slider k's label, value and visibility for a model: hidden past the model's directions."""
-    has = k < len(view.labels)
-    return {"label": view.labels[k] if has else f"Direction {k + 1}", "value": amount if has else 0.0, "visible": has}
+def direction_props(labels: list[str], names: list[str], k: int, amount: float = 0.0) -> dict:
+    """Slider k's label (its strength), info (what it does: '7 → 0 · effect 2.4'), value and visibility: hidden past the
+    model's directions."""
+    has = k < len(labels)
+    return {"label": labels[k] if has else f"Direction {k + 1}", "info": names[k] if k < len(names) else None, "value": amount if has else 0.0, "visible": has}
 
 
 def timeline_props(view: ModelView) -> dict:
@@ -52,6 +60,9 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
     """
     view = explorer.view(state.model)
     state = state.fit(len(view.labels))
+    sefa = state.kind == "sefa"  # the view's labels and names are SeFa's
+    labels = view.labels if sefa else explorer.direction_labels(state.model, state.kind)
+    names = view.direction_names if sefa else explorer.direction_names(state.model, state.kind)
     props = {
         "model": {"value": state.model},
         "model_info": {"value": view.summary},
@@ -63,11 +74,13 @@ def model_props(explorer: Explorer, state: ExploreState) -> dict[str, dict]:
         "loss_plot": {"value": curve_frame(view.losses)},
         "d_plot": {"value": curve_frame(view.outputs)},
         "verdict_note": {"value": view.verdict_note},
-        "sheet": {"value": explorer.direction_sheet(state.model, state.seed, state.psi, state.z)},
+        "sheet": {"value": explorer.direction_sheet(state.model, state.seed, state.psi, state.z, state.kind)},
         "latent": {"value": list(state.z) if state.z is not None else None},  # a found picture's z; None for a seed
+        "kind": {"value": state.kind},
+        "directions_note": {"value": (views.SEFA_EXPLANATION if sefa else views.GANSPACE_EXPLANATION) + " " + NAMES_NOTE},
     }
     for k in range(NUM_DIRECTIONS):
-        props[f"direction_{k + 1}"] = direction_props(view, k, state.amounts[k] if k < len(state.amounts) else 0.0)
+        props[f"direction_{k + 1}"] = direction_props(labels, names, k, state.amounts[k] if k < len(state.amounts) else 0.0)
     return props
 
 
@@ -97,8 +110,8 @@ class ExploreHandle:
 
     @property
     def state_inputs(self) -> list:
-        """model, seed, psi, d1..d8, z: the state every Explore endpoint takes."""
-        return [self.model, self.followers["seed"], self.followers["psi"], *self.directions, self.followers["latent"]]
+        """model, seed, psi, d1..d8, z, kind: the state every Explore endpoint takes."""
+        return [self.model, self.followers["seed"], self.followers["psi"], *self.directions, self.followers["latent"], self.followers["kind"]]
 
     @property
     def start_outputs(self) -> list:
@@ -128,12 +141,17 @@ class ExploreHandle:
     def wire(self) -> None:
         """The events that need every follower: model switch, the tabs' opens, the page's link on load."""
         select_outputs = [self.followers[name] for name in MODEL_OUTPUTS]
-        self.model.input(ui(select_model, explorer=self.explorer, handle=self), [self.model, self.followers["seed"]], select_outputs,
+        f = self.followers
+        self.model.input(ui(select_model, explorer=self.explorer, handle=self), [self.model, f["seed"], f["kind"]], select_outputs,
                          api_name="select_model", show_progress="hidden", **RAW)  # fmt: skip
+        f["kind"].input(ui(switch_kind, explorer=self.explorer, handle=self), [self.model, f["seed"], f["psi"], f["latent"], f["kind"]],
+                        [f[name] for name in KIND_OUTPUTS], api_name="switch_kind", show_progress="hidden", **RAW)  # fmt: skip
         for trigger, fn, inputs, bound, options in self._opens:
             trigger(ui(opening(fn, self), **bound), inputs, self.restore_outputs, **RAW, **options).success(
                 None, None, None, js=scroll_to("tabs")
             )
+        # What each slider does, for the API (the page shows it beside the sliders).
+        gr.api(ui(direction_names, explorer=self.explorer), api_name="directions")
         # The page's state is restored from its link; then the body says so (a browser waits for it: the network never
         # goes idle, as the page keeps a heartbeat stream open so that closing it stops the visitor's runs).
         self.demo.load(ui(on_load, explorer=self.explorer, handle=self), None, self.restore_outputs, api_visibility="private").then(
@@ -156,13 +174,13 @@ def opening(fn, handle: ExploreHandle):
 # is a found picture's z from /invert, used when seed is None).
 
 
-def explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, *, explorer: Explorer):
-    return explorer.explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)
+def explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None, *, explorer: Explorer):
+    return explorer.explore(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z, kind=kind)
 
 
-def reset(model, seed, z=None, *, explorer: Explorer):
+def reset(model, seed, z=None, kind=None, *, explorer: Explorer):
     """The seed with psi 1 and all directions 0 (with the seed box empty: the found z, unedited)."""
-    return explorer.start(model, seed, z)
+    return explorer.start(model, seed, z, kind)
 
 
 def random_seed(model, *, explorer: Explorer):
@@ -170,12 +188,25 @@ def random_seed(model, *, explorer: Explorer):
     return explorer.random_start(model)
 
 
-def select_model(model, seed, *, explorer: Explorer, handle: ExploreHandle):
-    """Switch model keeping the seed (a found z belongs to its model: seed 0 instead): everything that follows the model, redrawn."""
+def select_model(model, seed, kind=None, *, explorer: Explorer, handle: ExploreHandle):
+    """Switch model keeping the seed (a found z belongs to its model: seed 0 instead) and the kind of directions:
+    everything that follows the model, redrawn."""
     explorer.get(model)
-    changed = handle.updates(ExploreState(model, 0 if views.no_seed(seed) else seed))
+    changed = handle.updates(ExploreState(model, 0 if views.no_seed(seed) else seed, kind=kind or "sefa"))
     del changed[handle.model]  # the dropdown itself already shows it
     return changed
+
+
+def switch_kind(model, seed, psi, z, kind, *, explorer: Explorer, handle: ExploreHandle):
+    """Switch the sliders between SeFa and GANSpace directions (their names, sheet and note), the amounts back to 0."""
+    state = explorer.state_of(model, seed, psi, (), z, kind)
+    changed = handle.updates(state)
+    return {component: value for component, value in changed.items() if component in [handle.followers[name] for name in KIND_OUTPUTS]}
+
+
+def direction_names(model: str, kind: str = "sefa", *, explorer: Explorer) -> dict:
+    """What each slider does, for a model and a kind of directions: names, effects, how they were found and named."""
+    return explorer.named_directions(model, kind)
 
 
 def on_load(request: gr.Request, *, explorer: Explorer, handle: ExploreHandle):
@@ -194,11 +225,11 @@ def drag_explore(args, *, explorer: Explorer):
     return page_call(functools.partial(explore, explorer=explorer), args)
 
 
-def sheet(model, seed, psi, z, *, page: int):
+def sheet(model, seed, psi, z, kind, *, page: int):
     """The direction sheet for the state (nothing while the seed box is being edited)."""
     if views.no_seed(seed) and not z:
         return gr.skip()
-    return batch.sheet_view(model, seed, psi, z, page=page)
+    return batch.sheet_view(model, seed, psi, z, kind, page=page)
 
 
 # --------------------------------------------------------------------------- layout and events
@@ -221,10 +252,11 @@ def build(demo: gr.Blocks, explorer: Explorer, model: gr.Dropdown, info: gr.Mark
             with gr.Column(scale=5, min_width=340, elem_id="explore-stage"):
                 buttons = _stage(handle)
             with gr.Column(scale=4, min_width=320, elem_id="explore-sliders"):
+                handle.follow("kind", gr.Radio(KIND_CHOICES, label="Directions", elem_id="direction-kind", **props["kind"]))
                 for k in range(NUM_DIRECTIONS):
                     name = f"direction_{k + 1}"
                     handle.follow(name, gr.Slider(-DIRECTION_LIMIT, DIRECTION_LIMIT, step=0.05, elem_id=f"direction-{k + 1}", elem_classes="gan-direction", **props[name]))
-                gr.Markdown(views.SEFA_EXPLANATION, elem_classes="gan-note")
+                handle.follow("directions_note", gr.Markdown(elem_classes="gan-note", elem_id="directions-note", **props["directions_note"]))
         with gr.Row(elem_classes="gan-controls"):
             gr.HTML('<div class="gan-render-status" data-state="loading">In-browser drawing: starting.</div>', elem_id="render-status")
             force_server = gr.Checkbox(False, label="Draw on the server", info="or open the page with ?render=server", elem_id="force-server", scale=0, min_width=200)
@@ -264,10 +296,11 @@ def _wire(handle: ExploreHandle, random_button: gr.Button, reset_button: gr.Butt
     gr.on([psi.input, *[d.input for d in directions]], None, handle.state_inputs, None, js=engine.drag_trigger("explore"), **DRAG)
     gr.on([psi.release, *[d.release for d in directions], seed.submit], ui(explore, explorer=explorer), handle.state_inputs, f["picture"],
           api_name="explore", **DRAG, **RAW)  # fmt: skip
-    reset_button.click(ui(reset, explorer=explorer), [model, seed, latent], handle.start_outputs, api_name="reset", **DRAG, **RAW)
+    reset_button.click(ui(reset, explorer=explorer), [model, seed, latent, f["kind"]], handle.start_outputs, api_name="reset", **DRAG, **RAW)
     random_button.click(ui(random_seed, explorer=explorer), model, handle.start_outputs, api_name="random_seed", **DRAG, **RAW)
     gr.on([seed.change, model.change], None, [model, seed], None, js=engine_call("prefetch"), **DRAG)
-    gr.on([seed.change, psi.release], ui(sheet, page=handle.page), [model, seed, psi, latent], f["sheet"], api_visibility="private", show_progress="hidden", **RAW)
+    gr.on([seed.change, psi.release], ui(sheet, page=handle.page), [model, seed, psi, latent, f["kind"]], f["sheet"], api_visibility="private", show_progress="hidden", **RAW)
+
     # A seed in the box (typed, Reset, Random, a grid tile) leaves the found z; an empty box keeps it.
     seed.change(None, [seed, latent], latent, js="(seed, z) => [(seed === null || seed === undefined || seed === '') ? z : null]", **DRAG)
     force_server.change(None, force_server, None, js=engine_call("setForced"), **DRAG)

@@ -26,9 +26,9 @@ def drag_interpolate(args, *, explorer: Explorer):
     return page_call(functools.partial(interpolate, explorer=explorer), args)
 
 
-def explore_state(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, *, explorer: Explorer):
+def explore_state(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None, *, explorer: Explorer):
     """The Explore state as JSON, to start an interpolation there."""
-    return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)[0]
+    return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z, kind=kind)[0]
 
 
 def interpolate_for_model(model, keyframes, method, t, frames, *, explorer: Explorer, page: int):
@@ -74,7 +74,7 @@ def build(handle: ExploreHandle) -> None:
     edits = [keyframes.submit, method.change, start_state.submit, start_state.blur]
     gr.on([t.release, *edits], ui(interpolate, explorer=explorer), interpolate_inputs, frame, api_name="interpolate", **DRAG, **RAW)
     gr.on([frames.release, *edits], strip_view, strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
-    gr.on(edits, None, [model, keyframes, start_state], None, js=engine_call("prefetchWalk"), **DRAG)
+    gr.on(edits, None, [model, keyframes, start_state], None, js=engine_call("prefetchInterpolation"), **DRAG)
     gif_button.click(ui(batch.gif_view, page=handle.page), strip_inputs, gif_file, api_name="gif", **RAW)
     # A new model: the start state (it belonged to the old model) and the old GIF go, the walk is redrawn.
     model.input(ui(interpolate_for_model, explorer=explorer, page=handle.page), [model, keyframes, method, t, frames],
@@ -82,5 +82,5 @@ def build(handle: ExploreHandle) -> None:
     from_explore.click(ui(explore_state, explorer=explorer), handle.state_inputs, start_state, api_name="explore_state", **RAW).then(
         ui(interpolate, explorer=explorer), interpolate_inputs, frame, api_visibility="private", **DRAG, **RAW
     ).then(strip_view, strip_inputs, strip, api_visibility="private", show_progress="hidden", **RAW).then(
-        None, [model, keyframes, start_state], None, js=engine_call("prefetchWalk")
+        None, [model, keyframes, start_state], None, js=engine_call("prefetchInterpolation")
     )

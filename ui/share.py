@@ -14,9 +14,9 @@ FOOTER = (
 )
 
 
-def share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, *, explorer: Explorer):
+def share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None, *, explorer: Explorer):
     """The state as (JSON, "?model=...&seed=...&psi=...&amounts=...")."""
-    return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z)
+    return explorer.share(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z, kind=kind)
 
 
 def restore(text, *, explorer: Explorer):

@@ -26,7 +26,7 @@ import torch
 from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
 from gan_core.explorer import directions as named
-from gan_core.explorer.state import MAX_LATENT_DIM, NUM_DIRECTIONS, ExploreState
+from gan_core.explorer.state import DIRECTION_LIMIT, MAX_LATENT_DIM, NUM_DIRECTIONS, PSI_RANGE, ExploreState
 from gan_core.inversion.invert import MAX_STEPS
 from gan_core.pipeline import GanPipeline
 
@@ -231,34 +231,36 @@ class Explorer:
         pipeline = self.get(state.model)
         state = state.fit(self.num_directions(state.model))
         if state.z is None:
-            return pipeline.latents([state.seed], state.psi, state.amounts)
+            return pipeline.latents([state.seed], state.psi, state.amounts, state.kind)
         if len(state.z) != pipeline.latent_dim:
             raise ValueError(f"The state's z has {len(state.z)} numbers; model {pipeline.name!r} takes {pipeline.latent_dim}.")
-        return pipeline.edit(torch.tensor([state.z], dtype=torch.float32), state.psi, state.amounts)
+        return pipeline.edit(torch.tensor([state.z], dtype=torch.float32), state.psi, state.amounts, state.kind)
 
     def picture(self, state: ExploreState) -> dict:
         """{"src": PNG data URL (H x W), "p_real": D's P(real) or None, "model", "seed"} of a state."""
         pictures = self.get(state.model)(self.state_latent(state))
         return {"src": images.data_url(pictures.images[0]), "p_real": pictures.p_real[0], "model": state.model, "seed": state.seed}
 
-    def state_of(self, model, seed, psi, amounts, z=None) -> ExploreState:
-        """The Explore state of the page's values: a seed's, or (with the seed empty, None) a found picture's ``z``.
+    def state_of(self, model, seed, psi, amounts, z=None, kind=None) -> ExploreState:
+        """The Explore state of the page's values: a seed's, or (with the seed empty, None) a found picture's ``z``;
+        ``kind`` of directions 'sefa' (None too) or 'ganspace'.
 
         A seed wins over ``z``: typing a seed leaves the found picture.
         """
         self.get(model)
         found = found_latent(z)
+        kind = latent.DIRECTION_KINDS[0] if kind is None else kind
         if found is not None and no_seed(seed):
-            return ExploreState(model, z=found, psi=psi, amounts=tuple(amounts))
-        return ExploreState(model, check_seed(seed), psi=psi, amounts=tuple(amounts))
+            return ExploreState(model, z=found, psi=psi, amounts=tuple(amounts), kind=kind)
+        return ExploreState(model, check_seed(seed), psi=psi, amounts=tuple(amounts), kind=kind)
 
-    def explore(self, model, seed, psi, *amounts, z=None) -> dict:
-        """The Explore picture of (model, seed or z, psi, amounts): see :meth:`picture` and :meth:`state_of`."""
-        return self.picture(self.state_of(model, seed, psi, amounts, z))
+    def explore(self, model, seed, psi, *amounts, z=None, kind=None) -> dict:
+        """The Explore picture of (model, seed or z, psi, amounts along directions of ``kind``): see :meth:`picture` and :meth:`state_of`."""
+        return self.picture(self.state_of(model, seed, psi, amounts, z, kind))
 
-    def start(self, model, seed, z=None) -> tuple:
+    def start(self, model, seed, z=None, kind=None) -> tuple:
         """A fresh Explore state for a seed (or, with the seed empty, a found ``z``): (seed, psi 1.0, NUM_DIRECTIONS zeros..., picture)."""
-        state = self.state_of(model, seed, 1.0, (), z)
+        state = self.state_of(model, seed, 1.0, (), z, kind)
         return (state.seed, 1.0, *([0.0] * NUM_DIRECTIONS), self.picture(state))
 
     def random_start(self, model) -> tuple:
@@ -371,7 +373,7 @@ class Explorer:
     # -- drawing in the visitor's browser ------------------------------------
 
     def browser_model(self, model) -> dict:
-        """What a page needs to draw ``model`` itself: shapes, the slider directions (K x D) and the ONNX files.
+        """What a page needs to draw ``model`` itself: shapes, the slider directions (K x D), the limits of a state and the ONNX files.
 
         ``generator_onnx``/``discriminator_onnx`` are paths (None when not exported: the page then
         draws through the server).
@@ -385,6 +387,11 @@ class Explorer:
             "channels": pipeline.channels,
             "image_size": pipeline.image_size,
             "directions": directions[: self.num_directions(model)].tolist(),
+            # The limits the page checks a state against before drawing it itself (the server's own checks).
+            "sliders": NUM_DIRECTIONS,  # direction sliders on the page; those past len(directions) stay at 0
+            "psi_range": list(PSI_RANGE),
+            "direction_limit": DIRECTION_LIMIT,
+            "max_keyframes": MAX_KEYFRAMES,  # keyframe seeds of an interpolation
             "generator_onnx": files.onnx("generator") if files else None,
             "discriminator_onnx": files.onnx("discriminator") if files and pipeline.discriminator is not None else None,
         }
@@ -565,9 +572,9 @@ class Explorer:
 
     # -- share --------------------------------------------------------------
 
-    def share(self, model, seed, psi, *amounts, z=None) -> tuple[str, str]:
+    def share(self, model, seed, psi, *amounts, z=None, kind=None) -> tuple[str, str]:
         """The Explore state (a seed's, or a found picture's ``z``) as (JSON text, URL query string '?model=...') after validating it."""
-        state = self.state_of(model, seed, psi, amounts, z).fit(self.num_directions(model))
+        state = self.state_of(model, seed, psi, amounts, z, kind).fit(self.num_directions(model))
         self.state_latent(state)
         return state.to_json(), state.to_query()
 

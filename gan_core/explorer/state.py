@@ -1,7 +1,7 @@
 """The Explore state: which picture the explorer shows, and its one written form (JSON and link).
 
-A state is a model name, a starting latent (a seed, or z itself), the truncation psi and the
-*amounts* moved along the model's strongest SeFa directions:
+A state is a model name, a starting latent (a seed, or z itself), the truncation psi, the *kind* of directions
+(SeFa or GANSpace) and the *amounts* moved along the model's strongest directions of that kind:
 
     z = psi * z0 + sum_k amounts[k] * direction[k],      z0 = z(seed) or the given z
 
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qs, urlencode
 
 from gan_core.core.checks import check_number, check_seed, shown
+from gan_core.core.latent import DIRECTION_KINDS, check_direction_kind
 
 NUM_DIRECTIONS = 8  # sliders in Explore: the strongest SeFa directions
 DIRECTION_LIMIT = 8.0  # a slider moves z by at most this many units along a unit direction
@@ -26,15 +27,17 @@ PASTE_HINT = "paste the JSON or the link from the Share tab"
 
 @dataclass(frozen=True)
 class ExploreState:
-    """One Explore picture: ``model``, ``seed`` or ``z`` (exactly one), ``psi``, ``amounts`` (<= 8)."""
+    """One Explore picture: ``model``, ``seed`` or ``z`` (exactly one), ``psi``, ``amounts`` (<= 8) along directions of ``kind``."""
 
     model: str
     seed: int | None = None
     z: tuple[float, ...] | None = None
     psi: float = 1.0
     amounts: tuple[float, ...] = field(default=())
+    kind: str = DIRECTION_KINDS[0]  # SeFa: the written forms leave it out
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", check_direction_kind(self.kind))
         if not isinstance(self.model, str) or not self.model:
             raise ValueError(f"The state's model must be a model name, got {shown(self.model)}.")
         if (self.seed is None) == (self.z is None):
@@ -62,7 +65,7 @@ class ExploreState:
             if value != 0:
                 raise ValueError(f"Direction {i + 1} must be 0: this model has only {num_directions} directions, got {value:g}.")
         amounts = (self.amounts + (0.0,) * num_directions)[:num_directions]
-        return ExploreState(self.model, self.seed, self.z, self.psi, amounts)
+        return ExploreState(self.model, self.seed, self.z, self.psi, amounts, self.kind)
 
     # ------------------------------------------------------------------ written forms
 
@@ -70,6 +73,8 @@ class ExploreState:
         values = asdict(self)
         values["psi"] = round(self.psi, 4)
         values["amounts"] = [round(a, 4) for a in self.amounts]
+        if self.kind == DIRECTION_KINDS[0]:
+            del values["kind"]  # states written before there were two kinds read the same
         if self.z is None:
             del values["z"]
         else:
@@ -86,6 +91,7 @@ class ExploreState:
         query = {"model": values["model"]}
         query |= {"seed": values["seed"]} if self.z is None else {"z": ",".join(f"{v:g}" for v in values["z"])}
         query |= {"psi": values["psi"], "amounts": ",".join(f"{a:g}" for a in values["amounts"])}
+        query |= {"kind": values["kind"]} if "kind" in values else {}
         return "?" + urlencode(query, safe=",")
 
     @classmethod
@@ -106,7 +112,8 @@ class ExploreState:
         amounts = values.get("amounts", values.get("directions", []))
         if not isinstance(amounts, list):
             raise ValueError(f"The state's amounts must be a list of numbers, got {shown(amounts)}.")
-        return cls(model=values["model"], seed=values.get("seed"), z=values.get("z"), psi=values.get("psi", 1.0), amounts=tuple(amounts))
+        kind = values.get("kind", DIRECTION_KINDS[0])
+        return cls(model=values["model"], seed=values.get("seed"), z=values.get("z"), psi=values.get("psi", 1.0), amounts=tuple(amounts), kind=kind)
 
 
 def _parse_json(text: str) -> dict:
@@ -123,7 +130,7 @@ def _parse_json(text: str) -> dict:
 
 def _parse_query(text: str) -> dict:
     query = {key: items[-1] for key, items in parse_qs(text.split("?", 1)[-1]).items()}
-    values: dict = {key: query[key] for key in ("model",) if key in query}
+    values: dict = {key: query[key] for key in ("model", "kind") if key in query}
     try:
         if "seed" in query:
             values["seed"] = float(query["seed"])
