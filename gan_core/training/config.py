@@ -147,7 +147,7 @@ class RunConfig:
     bn_calibration_batches: int = _field(32, "noise batches that re-estimate the EMA generator's BatchNorm statistics")
     progress: bool = _field(True, "show a progress bar")
     keep_snapshots: bool = _field(False, "also save the EMA generator of every epoch under OUT_DIR/snapshots/")
-    onnx: bool = _field(True, "also export G and D as model.onnx for the in-browser explorer (needs the onnx extra)")
+    onnx: bool = _field(True, "also export G and D as model.onnx for the in-browser explorer")
     # Several processes (torchrun) only. Off by default: each process normalises with its own share's batch
     # statistics (like DDP's default and pytorch/examples), which costs no communication; on, every BatchNorm
     # forward and backward waits for one all_reduce, and the run follows the single-process trajectory.

@@ -678,7 +678,7 @@ class Trainer:
                 with self._writing(self.out_dir / "generator" / hub.ONNX_NAME):
                     export_model(generator, discriminator, self.out_dir)
             except ImportError as err:  # torch.onnx needs the onnx and onnxscript packages
-                logger.warning("model.onnx not written (%s): pip install 'dcgan-latent-explorer[onnx]', then python -m gan_core.export %s", err, self.out_dir)
+                logger.warning("model.onnx not written (%s): pip install -r requirements.txt (it holds onnx and onnxscript), then python -m gan_core.export %s", err, self.out_dir)
 
 
 def describe_data(data: ImageData) -> str:
