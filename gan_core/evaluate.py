@@ -47,6 +47,7 @@ from gan_core.evaluation.quality import (
     is_folder,
     manifest_record,
     not_available,
+    reading,
     shown_path,
     update_card,
 )
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(result))
     if "not_available" in result:
         print(f"not available: {result['not_available']}")
+    result["reading"] = reading(result, trained_on(model_dir))
     print(json.dumps(result, indent=2))
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_card:
         write_metrics(model_dir, result)
         print(f"wrote the metrics into {model_dir / hub.CARD_NAME}")
+    print(result["reading"])
     return 0
+
+
+def trained_on(model_dir: Path) -> int | None:
+    """How many pictures the model trained on, from its run.json (None when it has none)."""
+    for folder in (model_dir, model_dir / "generator"):
+        try:
+            manifest = read_manifest(folder)
+        except ValueError:
+            return None
+        if manifest is not None:
+            return manifest.num_images
+    return None
 
 
 def choose_features(args: argparse.Namespace, dataset: str) -> str:

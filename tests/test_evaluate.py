@@ -129,3 +129,32 @@ def test_a_model_without_manifest_needs_dataset(generator_dir, classifier_dir, c
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main([str(generator_dir), "--classifier", str(classifier_dir)])
     assert exit_info.value.code == 2 and "has no run.json naming its dataset; pass --dataset" in capsys.readouterr().err
+
+
+def scores(fid, precision, recall, copy_fraction=0.0, classes_hit=10, flagged=False) -> dict:
+    return {"fid": fid, "precision": precision, "recall": recall, "copy_fraction": copy_fraction, "classes_hit": classes_hit, "memorisation_flag": flagged}
+
+
+FLOOR = scores(0.2, 0.9, 0.93, 0.01)
+
+
+@pytest.mark.parametrize(
+    "generated, trained_on, says",
+    [
+        (scores(0.3, 0.9, 0.92), 60_000, "the samples are as close to the real pictures as real pictures are to each other; 90% of the samples "
+         "lie among real pictures (of real pictures, 90%) and they are as varied as the data; it does not copy its training pictures."),
+        (scores(11.66, 0.686, 0.885), 8_000, "recognisably like the real pictures but clearly apart from them (FID 58 times the floor); 69% of the "
+         "samples lie among real pictures (of real pictures, 90%) and they are as varied as the data; it does not copy its training pictures; "
+         "what usually helps: training longer."),
+        (scores(506.7, 0.2, 0.0, classes_hit=3), 300, "far from the real pictures (FID 2534 times the floor); 20% of the samples lie among real "
+         "pictures (of real pictures, 90%) and they cover little of the data's variety (a sign of mode collapse), with 7 of the 10 classes missing or rare; it does not copy its "
+         "training pictures; what usually helps: training longer and augmentation (--augment on), as small sets need."),
+        (scores(3.0, 0.9, 0.9, copy_fraction=0.4, flagged=True), 200, "it copies training pictures (40% of samples are near-copies); what usually "
+         "helps: augmentation (--augment on), as small sets need and more pictures or stopping earlier."),
+    ],
+)  # fmt: skip
+def test_the_reading_puts_the_numbers_in_plain_words(generated, trained_on, says):
+    from gan_core.evaluation.quality import reading
+
+    sentence = reading({"generated": generated, "floor": FLOOR}, trained_on)
+    assert sentence.startswith("In plain words: ") and says in sentence

@@ -181,6 +181,46 @@ def summary(result: dict) -> str:
     )
 
 
+def reading(result: dict, train_pictures: int | None = None) -> str:
+    """One plain-language sentence that reads an evaluation against its floor: how far from the real pictures, how
+    realistic, how varied, whether it copies, and what usually helps. ``train_pictures``: how many it trained on, if known."""
+    made, floor = result["generated"], result["floor"]
+    times = made["fid"] / max(floor["fid"], 0.05)  # a floor near 0 (or slightly negative) would blow up the ratio
+    distance = (
+        "as close to the real pictures as real pictures are to each other" if times <= 2
+        else f"close to the real pictures (FID {times:.0f} times the floor)" if times <= 20
+        else f"recognisably like the real pictures but clearly apart from them (FID {times:.0f} times the floor)" if times <= 100
+        else f"far from the real pictures (FID {times:.0f} times the floor)"
+    )  # fmt: skip
+    realistic = made["precision"] / max(floor["precision"], 1e-6)
+    varied = made["recall"] / max(floor["recall"], 1e-6)
+    quality = (
+        f"{made['precision']:.0%} of the samples lie among real pictures (of real pictures, {floor['precision']:.0%})"
+    ) + (
+        " and they are as varied as the data" if varied >= 0.85
+        else " and they cover part of the data's variety" if varied >= 0.5
+        else " and they cover little of the data's variety (a sign of mode collapse)"
+    )  # fmt: skip
+    classes = made.get("classes_hit")
+    if classes is not None and floor.get("classes_hit") and classes < floor["classes_hit"]:
+        quality += f", with {floor['classes_hit'] - classes} of the {floor['classes_hit']} classes missing or rare"
+    copies = bool(made.get("memorisation_flag"))
+    copying = (
+        f"it copies training pictures ({made['copy_fraction']:.0%} of samples are near-copies)" if copies
+        else "it does not copy its training pictures"
+    )  # fmt: skip
+    advice = []
+    if times > 20 or realistic < 0.85:
+        advice.append("training longer")
+    if varied < 0.85 or copies:
+        small = train_pictures is not None and train_pictures < 10_000
+        advice.append("augmentation (--augment on), as small sets need" if small else "augmentation (--augment on)")
+    if copies:
+        advice.append("more pictures or stopping earlier")
+    helps = f"; what usually helps: {' and '.join(advice)}" if advice else ""
+    return f"In plain words: the samples are {distance}; {quality}; {copying}{helps}."
+
+
 def manifest_record(result: dict) -> dict:
     """What a run manifest keeps of an evaluation (its ``evaluation`` field), to render the card from."""
     return {
