@@ -333,13 +333,27 @@ class Explorer:
         if pipeline.discriminator is None:
             return "This model shipped no discriminator, so there is no verdict to show."
         note = "D's verdict is its probability that the picture is real; 50% means it cannot tell."
-        if pipeline.log:
-            last = pipeline.log[-1]
-            note += (
-                f" When training ended, D gave real pictures {last['d_real']:.0%} on average and G's {last['d_fake']:.0%}:"
-                " a trained D is unsure about both, so expect middling numbers, not 100% and 0%."
+        # The words follow this model's own numbers: D's mean outputs over the last 10 entries of its train_log.jsonl.
+        ended = [
+            r for r in pipeline.log[-10:] if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("d_real", "d_fake"))
+        ]
+        if not ended:
+            return note
+        d_real = sum(r["d_real"] for r in ended) / len(ended)
+        d_fake = sum(r["d_fake"] for r in ended) / len(ended)
+        if abs(d_real - 0.5) < 0.15 and abs(d_fake - 0.5) < 0.15:
+            reading = "it was unsure about both, so expect middling numbers, not 100% and 0%."
+        elif d_fake >= d_real:
+            reading = "it rated G's pictures as real as real ones or more, so a high number does not mean that a picture looks real."
+        elif d_real - d_fake >= 0.7:
+            reading = (
+                "it still told them apart with confidence, so expect high numbers for real pictures and low ones for G's, "
+                "even where G's picture looks right to you."
             )
-        return note
+        else:
+            reading = "it told them apart only partly, so expect real pictures to score higher than G's on average, with much overlap."
+        entries = f"its last {len(ended)} log entries" if len(ended) > 1 else "its last log entry"
+        return f"{note} When training ended ({entries}), D gave real pictures {d_real:.0%} on average and G's {d_fake:.0%}: {reading}"
 
     def view(self, model) -> ModelView:
         """What the page shows of ``model`` beside the pictures (one source for first page and model switch)."""
