@@ -143,3 +143,27 @@ def test_switching_model_relabels_sliders_and_redraws_without_errors(page, serve
     page.goto(server.url)  # leave the page as the other tests expect it
     page.wait_for_selector("#picture img")
     wait_until_restored(page)
+
+
+def test_on_a_phone_every_tab_is_reached_from_explore_through_the_menu(page, server):
+    """At 390 x 844 the tab bar shows two tabs; its "More tabs" menu opens above the pinned picture and reaches the last."""
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(server.url)
+    phone.wait_for_selector("#picture img")
+    wait_until_restored(phone)
+    assert not phone.get_by_role("tab", name="Share").is_visible()
+    phone.get_by_role("button", name="More tabs").click()
+    last = phone.locator("#tabs .overflow-dropdown button", has_text="Share")
+    last.click()  # Playwright refuses to click an element another covers: the menu must be on top
+    phone.wait_for_function("() => document.querySelector('#tab-share').style.display !== 'none'")
+    assert phone.locator("#share-link").is_visible()
+    phone.close()
+
+
+def test_sliders_say_what_they_do_and_switch_to_ganspace(page, server):
+    info = page.locator("#direction-1").inner_text()
+    assert "effect" in info or "no clear change" in info
+    page.get_by_label("GANSpace: PCA of G's first features").check()
+    page.wait_for_function("() => document.querySelector('#directions-note').innerText.includes('GANSpace')", timeout=15_000)
+    page.get_by_label("SeFa: G's first layer").check()
+    page.wait_for_function("() => document.querySelector('#directions-note').innerText.includes('SeFa')", timeout=15_000)

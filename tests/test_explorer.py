@@ -373,3 +373,13 @@ def test_models_with_the_same_folder_name_get_distinct_names(tmp_path, folders):
     explorer = ex.Explorer.from_sources([str(folders["grey"]), str(tmp_path / "other" / "grey")])
     assert explorer.names == ["grey", "grey-2"]
     assert explorer.explore("grey-2", 1, 1.0)["model"] == "grey-2"
+
+
+def test_a_models_source_is_shown_without_a_path_of_the_servers_disk(tmp_path, monkeypatch):
+    from gan_core.explorer.explorer import shown_source
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights" / "mnist").mkdir(parents=True)
+    assert shown_source(str(tmp_path / "weights" / "mnist")) == "weights/mnist"  # under the app's folder: relative
+    assert shown_source("/srv/models/secret-place/grey") == "grey"  # elsewhere: its name alone
+    assert shown_source("your-name/dcgan-mnist") == "your-name/dcgan-mnist"  # a Hub repo id as it is

@@ -33,6 +33,7 @@ def build(handle: ExploreHandle) -> None:
             with gr.Column(scale=5):
                 handle.follow("loss_plot", gr.LinePlot(x="epoch", y="value", color="series", title="Losses", height=260, elem_id="loss-plot", **props["loss_plot"]))
                 handle.follow("d_plot", gr.LinePlot(
-                    x="epoch", y="value", color="series", title="D's mean output (0.5 = cannot tell)", y_lim=[0, 1], height=260, elem_id="d-plot", **props["d_plot"],
+                    x="epoch", y="value", color="series", title="D's mean output", y_title="0.5 = D cannot tell", y_lim=[0, 1], height=260, elem_id="d-plot",
+                    **props["d_plot"],
                 ))  # fmt: skip
     gr.on([epoch.input, epoch.release], ui(timeline, explorer=handle.explorer), [handle.model, epoch], shown, api_name="timeline", **DRAG, **RAW)

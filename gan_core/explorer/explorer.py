@@ -27,6 +27,7 @@ from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
 from gan_core.explorer import directions as named
 from gan_core.explorer.state import DIRECTION_LIMIT, MAX_LATENT_DIM, NUM_DIRECTIONS, PSI_RANGE, ExploreState
+from gan_core.inversion.anomaly import read_score
 from gan_core.inversion.invert import MAX_STEPS
 from gan_core.pipeline import GanPipeline
 
@@ -111,6 +112,18 @@ def shareable(value: float) -> float:
 def blank_canvas(side: int) -> np.ndarray:
     """A black canvas, uint8 (side, side, 3): the drawing pad's background, as the training pictures' background."""
     return np.zeros((side, side, 3), dtype=np.uint8)
+
+
+def shown_source(source) -> str:
+    """A model's source as a visitor may see it: a Hub repo id or a relative folder as it is, a folder under the app's
+    working folder relative to it (weights/mnist), any other folder by its name alone (no path of the server's disk)."""
+    path = Path(str(source))
+    if not path.is_absolute():
+        return str(source)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
 
 
 def default_sources(weights_dir: str | os.PathLike = "weights") -> list[str]:
@@ -279,7 +292,9 @@ class Explorer:
         data = f" · trained on {pipeline.dataset}" if pipeline.dataset else ""
         size = pipeline.image_size
         problems = "".join(f" · ⚠ {problem}" for problem in pipeline.problems)
-        return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · from `{pipeline.source}`{problems}"
+        # A model one visitor added is their run of Watch it train: its folder is a temporary one, not worth showing.
+        origin = "your run of Watch it train, kept until you close the page" if pipeline.name in self._private else f"from `{shown_source(pipeline.source)}`"
+        return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · {origin}{problems}"
 
     def direction_labels(self, model, kind: str = "sefa") -> list[str]:
         """Slider labels, strongest first: 'Direction 1 · strength 2.31' (``kind``: 'sefa' or 'ganspace')."""
@@ -551,14 +566,16 @@ class Explorer:
         ``progress(done, total)`` and ``should_stop()`` are handed to the search. Returns {"model", "z" (list),
         "state" (the Explore state's JSON: open it with :meth:`restore`), "prepared", "reconstruction", "residual"
         (PNG data URLs: what the model sees, G(z), |x - G(z)|), "score", "percentile" (0..100 or None), "summary",
-        "p_real", "p_real_reconstruction" (D's verdicts, None without a D), "pixel_error", "steps", "stopped",
-        "seconds", "used_encoder", "note"}.
+        "reading" (the score in plain words), "scale" (the real test pictures' scores with this one marked, None
+        without a reference: :meth:`~gan_core.inversion.anomaly.Reference.scale`), "p_real", "p_real_reconstruction"
+        (D's verdicts, None without a D), "pixel_error", "steps", "stopped", "seconds", "used_encoder", "note"}.
         """
         pipeline = self.get(model)
         if steps is not None:
             steps = check_count(steps, "Search steps", *SEARCH_STEPS)
         found = pipeline.invert(picture, steps=steps, progress=progress, should_stop=should_stop)
         state = self.found_state(model, found.z)
+        reading, scale = read_score(pipeline.reference, found.score)
         return {
             "model": pipeline.name,
             "z": list(state.z),
@@ -569,6 +586,8 @@ class Explorer:
             "score": found.score,
             "percentile": found.percentile,
             "summary": found.summary,
+            "reading": reading,
+            "scale": scale,
             "p_real": found.p_real,
             "p_real_reconstruction": found.p_real_reconstruction,
             "pixel_error": found.pixel_error,
@@ -580,9 +599,12 @@ class Explorer:
         }
 
     def score(self, model, picture) -> dict:
-        """How unusual ``picture`` is for ``model``: {"score", "percentile" (0..100 or None), "summary"} (:meth:`GanPipeline.anomaly_score`)."""
-        found = self.get(model).anomaly_score(picture)
-        return {"score": found.score, "percentile": found.percentile, "summary": found.summary}
+        """How unusual ``picture`` is for ``model``: {"score", "percentile" (0..100 or None), "summary", "reading", "scale"}
+        (:meth:`GanPipeline.anomaly_score`; "reading" and "scale" as :meth:`invert` gives them)."""
+        pipeline = self.get(model)
+        found = pipeline.anomaly_score(picture)
+        reading, scale = read_score(pipeline.reference, found.score)
+        return {"score": found.score, "percentile": found.percentile, "summary": found.summary, "reading": reading, "scale": scale}
 
     # -- share --------------------------------------------------------------
 
