@@ -31,6 +31,7 @@ ENDPOINTS = {
 FOUND_KEYS = {
     "model", "z", "state", "prepared", "reconstruction", "residual", "score", "percentile", "summary", "p_real",
     "p_real_reconstruction", "pixel_error", "steps", "stopped", "seconds", "used_encoder", "note",
+    "reading", "scale",  # the score in plain words, and where it falls among the real test pictures' scores
 }  # fmt: skip
 ZEROS = [0.0] * 8
 
@@ -251,6 +252,10 @@ def test_invert_finds_a_drawn_digit_and_its_state_opens_it_everywhere(client, pi
         assert decode(found[key]).shape == (16, 16)
     assert decode(found["prepared"]).max() == 255, "MNIST-style: the brightest stroke is white"
     assert 0 <= found["percentile"] <= 100 and found["summary"].startswith("More unusual than") and "of 20 real mnist test pictures" in found["summary"]
+    assert found["reading"].startswith("This ") and "of 20 real test digits" in found["reading"]
+    scale = found["scale"]
+    assert sum(scale["counts"]) == 20 and len(scale["edges"]) == len(scale["counts"]) + 1 and scale["of"] == "20 real test digits"
+    assert scale["score"] == found["score"] and 0 <= scale["position"] <= 1 and scale["percentile"] == found["percentile"]
     assert 0 < found["p_real"] < 1 and 0 < found["p_real_reconstruction"] < 1
     assert (found["steps"], found["stopped"], found["used_encoder"], found["note"]) == (150, False, True, "")
     assert json.loads(found["state"]) == {"model": "grey", "z": found["z"], "psi": 1.0, "amounts": ZEROS}
@@ -278,9 +283,12 @@ def test_invert_finds_a_drawn_digit_and_its_state_opens_it_everywhere(client, pi
 
 def test_score_is_the_inversions_score(client, pictures):
     found = client.predict("grey", handle_file(pictures["digit"]), api_name="/invert")
-    assert client.predict("grey", handle_file(pictures["digit"]), api_name="/score") == {
+    scored = client.predict("grey", handle_file(pictures["digit"]), api_name="/score")
+    assert {key: scored[key] for key in ("score", "percentile", "summary")} == {
         "score": pytest.approx(found["score"], rel=1e-5), "percentile": found["percentile"], "summary": found["summary"],
     }  # fmt: skip
+    assert set(scored) == {"score", "percentile", "summary", "reading", "scale"} and scored["reading"] == found["reading"]
+    assert scored["scale"]["counts"] == found["scale"]["counts"]
 
 
 def test_invert_without_an_encoder_or_a_reference_says_so(client, pictures):
@@ -288,6 +296,7 @@ def test_invert_without_an_encoder_or_a_reference_says_so(client, pictures):
     assert decode(found["reconstruction"]).shape == (8, 8, 3) and found["steps"] == 20
     assert found["p_real"] is None and found["percentile"] is None and not found["used_encoder"]
     assert "No encoder ships with this model" in found["note"] and "no reference scores" in found["summary"]
+    assert "cannot be read in words" in found["reading"] and found["scale"] is None
     assert client.predict("grey", handle_file(pictures["digit"]), 0, api_name="/invert")["steps"] == 0, "0 steps: the encoder's guess alone"
 
 

@@ -260,6 +260,29 @@ def test_reference_percentiles():
         Reference(dataset="mnist", split="test", scores=[float("nan")])
 
 
+def test_reference_reads_a_score_in_plain_words():
+    reference = Reference(dataset="mnist", split="test", scores=[0.01 * i for i in range(1, 1001)])  # 0.01 .. 10.0
+    assert reference.reading(27.0) == "This does not look like a digit: it is more unusual than every one of 1,000 real test digits."
+    assert reference.reading(9.995) == "This hardly looks like a digit: only 1 of 1,000 real test digits is as unusual."
+    assert reference.reading(9.5).startswith("This looks like an unusual digit: it is more unusual than 949 of 1,000")
+    assert reference.reading(5.0).startswith("This looks like an ordinary digit")
+    assert reference.reading(0.0) == "This looks like a very typical digit: it is less unusual than every one of 1,000 real test digits."
+    clothes = Reference(dataset="fashion-mnist", split="test", scores=[1.0])
+    assert clothes.reading(2.0) == "This does not look like a piece of clothing: it is more unusual than every one of 1 real test pictures of clothing."
+    assert Reference(dataset="emoji", split="test", scores=[1.0]).reading(2.0).startswith("This does not look like an emoji picture")
+
+
+def test_reference_scale_marks_the_score_among_the_reference_scores():
+    reference = Reference(dataset="mnist", split="test", scores=[0.1, 0.2, 0.2, 0.4])
+    scale = reference.scale(0.2, bins=4)
+    assert scale["counts"] == [0, 1, 2, 1] and scale["edges"] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert (scale["position"], scale["off_scale"], scale["percentile"], scale["of"]) == (0.5, False, 50.0, "4 real test digits")
+    beyond = reference.scale(0.8, bins=4)  # the axis reaches on to the score...
+    assert beyond["high"] == pytest.approx(0.8) and beyond["position"] == 1.0 and not beyond["off_scale"] and sum(beyond["counts"]) == 4
+    far = reference.scale(100.0)  # ...up to 3x the highest reference score
+    assert far["high"] == pytest.approx(1.2) and far["position"] == 1.0 and far["off_scale"]
+
+
 # ----------------------------------------------------------------------------- preparing pictures
 
 

@@ -21,7 +21,8 @@ Draw a digit or a garment with the mouse or a finger (light strokes on black, li
 too), or **upload a picture** with the picture button beside the canvas. **Find z** looks for the z whose picture G draws
 closest to yours: the encoder's guess, then gradient steps on z (f-AnoGAN, Schlegl et al. 2019). The **anomaly score**
 measures what G cannot draw back, in pixels and in D's features: pictures like the training data score low, anything else
-high, and the percentile places it among real test pictures. Open the result in Explore to edit it with the sliders.
+high. The result says it in words and marks your picture among the scores of real test pictures (the bars: most real
+pictures sit on the left). Open the result in Explore to edit it with the sliders.
 """
 PROGRESS_EVERY = 0.25  # s between a search's progress updates to the page
 SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are scaled into it by the page
@@ -55,7 +56,8 @@ def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *
 
 
 def score(model, picture, *, explorer: Explorer):
-    """How unusual a picture is for the model: the anomaly score, its percentile among real test pictures, a sentence."""
+    """How unusual a picture is for the model: the anomaly score, its percentile among real test pictures, a sentence, the
+    same in plain words ("reading") and the real test pictures' scores with this one marked ("scale")."""
     return explorer.score(model, picture_file(picture))
 
 

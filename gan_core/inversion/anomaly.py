@@ -17,7 +17,9 @@ like the training data is drawn back closely and scores low; a digit shown to a 
 or a blank canvas cannot be drawn and scores high. A raw score means little on its own, so
 ``encoder/reference_scores.json`` stores the sorted scores of real held-out test pictures of the model's
 dataset, computed the same way, and :meth:`Reference.percentile` places a score among them without the
-dataset at run time.
+dataset at run time. :meth:`Reference.reading` says where a score falls in plain words ("This does not look like a
+digit: it is more unusual than every one of 1,000 real test digits") and :meth:`Reference.scale` gives the histogram of
+the reference scores with the picture's score marked on it, for the page to draw.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ KAPPA = 1.0  # f-AnoGAN's weight of the feature residual
 REFERENCE_NAME = "reference_scores.json"
 SCORE_FORMULA = "mean((x - G(z))^2) + kappa * mean((f_D(x) - f_D(G(z)))^2), z = E(x), x and G(z) in [-1, 1], f_D = D.net[:-1]"
 MAX_REFERENCE = 100_000
+SCALE_BINS = 24  # bars of the histogram of reference scores the page draws
+SCALE_SPAN = 3.0  # the scale reaches at most this many times the highest reference score; a score beyond is "off the scale"
+# What one picture of a dataset is called in sentences (singular, plural); other datasets: "<name> picture(s)".
+DATASET_NOUNS = {"mnist": ("digit", "digits"), "fashion-mnist": ("piece of clothing", "pictures of clothing")}
+NO_REFERENCE_READING = "This model ships no scores of real pictures to compare with, so the score cannot be read in words: higher is more unusual."
 
 
 @torch.no_grad()
@@ -92,6 +99,65 @@ class Reference:
         share = self.percentile(score)
         return f"More unusual than {share:.0f}% of {len(self)} real {self.dataset} {self.split} pictures."
 
+    @property
+    def nouns(self) -> tuple[str, str]:
+        """What one picture of the dataset is called, and many (after 'real test'): ('digit', 'digits') for MNIST."""
+        return DATASET_NOUNS.get(self.dataset, (f"{self.dataset} picture", f"{self.dataset} pictures"))
+
+    def reading(self, score: float) -> str:
+        """The score in plain words, placed among the reference pictures by how many score lower.
+
+        'This does not look like a digit: it is more unusual than every one of 1,000 real test digits.' above them all;
+        'This hardly looks like a digit' (the top 1%), 'an unusual digit' (the top 10%), 'an ordinary digit', 'a very
+        typical digit' (the lowest 10%) below.
+        """
+        one, many = self.nouns
+        count, split = len(self), self.split
+        lower = bisect.bisect_left(self.scores, score)  # reference pictures scoring lower
+        share = self.percentile(score)
+        real = f"{count:,} real {split} {many}"
+        if score > self.scores[-1]:
+            return f"This does not look like {_a(one)}: it is more unusual than every one of {real}."
+        if share >= 99:
+            higher = count - lower
+            return f"This hardly looks like {_a(one)}: only {higher:,} of {real} {'is' if higher == 1 else 'are'} as unusual."
+        if share >= 90:
+            return f"This looks like an unusual {one}: it is more unusual than {lower:,} of {real}."
+        if share >= 10:
+            return f"This looks like an ordinary {one}: it is more unusual than {lower:,} of {real} and less than the rest."
+        if lower == 0:
+            return f"This looks like a very typical {one}: it is less unusual than every one of {real}."
+        return f"This looks like a very typical {one}: it is less unusual than {count - lower:,} of {real}."
+
+    def scale(self, score: float, bins: int = SCALE_BINS) -> dict:
+        """The histogram of the reference scores with ``score`` marked, for the page to draw.
+
+        The axis runs from 0 to the highest reference score, or on to ``score`` when it is higher (at most SCALE_SPAN
+        times the highest; a score beyond is ``off_scale``, marked at the end). {"counts" (bins,), "edges" (bins + 1,),
+        "low", "high", "score", "position" (where the mark sits, 0..1 along the axis), "off_scale", "percentile",
+        "median", "highest", "count", "of" ('1,000 real test digits')}.
+        """
+        top = self.scores[-1]
+        high = max(top, min(score, SCALE_SPAN * top)) or 1.0
+        width = high / bins
+        counts = [0] * bins
+        for value in self.scores:
+            counts[min(int(value / width), bins - 1)] += 1
+        return {
+            "counts": counts,
+            "edges": [round(i * width, 6) for i in range(bins + 1)],
+            "low": 0.0,
+            "high": round(high, 6),
+            "score": score,
+            "position": round(min(max(score / high, 0.0), 1.0), 4),
+            "off_scale": score > high,
+            "percentile": self.percentile(score),
+            "median": self.scores[len(self) // 2],
+            "highest": top,
+            "count": len(self),
+            "of": f"{len(self):,} real {self.split} {self.nouns[1]}",
+        }
+
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.write_text(json.dumps({"count": len(self), **asdict(self), "scores": [round(s, 6) for s in self.scores]}, indent=1) + "\n")
@@ -110,3 +176,15 @@ class Reference:
             return cls(**{k: v for k, v in values.items() if k in known})
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError) as err:
             raise ValueError(f"{path} is not a valid reference of anomaly scores ({str(err)[:120]}).") from None
+
+
+def _a(noun: str) -> str:
+    """'a digit', 'an emoji picture'."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def read_score(reference: Reference | None, score: float) -> tuple[str, dict | None]:
+    """(the score in plain words, its scale) for a model's reference, or a sentence and None for a model without one."""
+    if reference is None:
+        return NO_REFERENCE_READING, None
+    return reference.reading(score), reference.scale(score)
