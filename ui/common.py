@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import json
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 import gradio as gr
+import gradio.state_holder
 import torch
 from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder as gradio_upload_folder
@@ -125,13 +127,88 @@ def picture_file(value) -> str | None:
     raise ValueError(NOT_UPLOADED)
 
 
+class LazyConfigs(dict):
+    """A session's per-component configurations (Gradio's ``SessionState.config_values``), each made when first needed.
+
+    Gradio makes all of them for every new session (one ``get_config`` per component, ~120 here: 41 ms a session, most
+    of a new visitor's first request). It reads them only to update a component's value in them, and all of them only
+    for deep links, which this app does not use; so each is made on first use, and iterating makes the rest.
+    """
+
+    def __init__(self, blocks_config, keys):
+        super().__init__()
+        self._blocks_config, self._pending = blocks_config, dict.fromkeys(keys)
+
+    def _make(self, key) -> None:
+        if key in self._pending:
+            del self._pending[key]
+            dict.__setitem__(self, key, self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key]))
+
+    def _make_all(self) -> None:
+        for key in list(self._pending):
+            self._make(key)
+
+    def __missing__(self, key):
+        if key not in self._pending:
+            raise KeyError(key)
+        self._make(key)
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self._pending
+
+    def __setitem__(self, key, value) -> None:
+        self._pending.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __iter__(self):
+        self._make_all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._pending)
+
+    def keys(self):
+        self._make_all()
+        return dict.keys(self)
+
+    def values(self):
+        self._make_all()
+        return dict.values(self)
+
+    def items(self):
+        self._make_all()
+        return dict.items(self)
+
+
+class SessionState(gradio.state_holder.SessionState):
+    """Gradio's per-session state, its configurations made lazily (:class:`LazyConfigs`): the same state without the
+    41 ms. Its ``__init__`` is Gradio 6.31's (requirements.txt pins it exactly) with that one change."""
+
+    def __init__(self, blocks):  # noqa: super-init-not-called - the parent's would make every configuration
+        self.blocks_config = copy.copy(blocks.default_config)
+        self.config_values = LazyConfigs(self.blocks_config, [key for key in self.blocks_config.blocks if key in blocks.blocks])
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+
 class Blocks(gr.Blocks):
     """gr.Blocks whose requests that fail inside Gradio, before our function runs, still get a sentence.
 
     Gradio checks a request's values (their count, a file's folder, a component's data model) before calling the
     function, and answers a failed check with an error that has no message, after logging a traceback. Here such a
-    request gets one sentence that says what the endpoint takes, and one log line.
+    request gets one sentence that says what the endpoint takes, and one log line. A new session's state is made
+    lazily (:class:`SessionState`, put in place of Gradio's, for every app of this process, when a page is built).
     """
+
+    def __init__(self, *args, **kwargs):
+        gradio.state_holder.SessionState = SessionState  # what StateHolder makes for each new session
+        super().__init__(*args, **kwargs)
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
         inputs = self.with_defaults(block_fn, inputs)
