@@ -24,13 +24,13 @@ import ui  # noqa: F401 - first: imports spaces before torch on ZeroGPU
 import gradio as gr
 import torch
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from gan_core.explorer import Explorer, ExploreState, sources_from
 from gan_core.live.run import LiveConfig
 from gan_core.live.sessions import sweep_stale_folders
-from ui import arithmetic, batch, draw, explore, grid, history, interpolate, share, watch
+from ui import arithmetic, batch, draw, engine, explore, grid, history, interpolate, share, watch
 from ui.common import Blocks, asset
-from ui.engine import web_files
 
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """
@@ -45,14 +45,13 @@ and D's verdict on the result updates as you drag.
 def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig | None = None, first: ExploreState | None = None) -> gr.Blocks:
     """The explorer page for the models ``explorer`` serves. Nothing is loaded or launched.
 
-    The files the page draws with in the browser (web_files) are registered as Gradio static
-    paths: served as they are, with their real MIME types, and nothing else beside them.
+    The files the page draws with in the browser are served by :class:`ui.engine.WebRoutes` (in LAUNCH_OPTIONS), under
+    URLs that name no folder of the server.
 
     ``live_runs``: how many "Watch it train" runs may train at once (the others wait in the queue);
     ``live_config``: their networks and limits (default :class:`LiveConfig`); ``first``: the state the page opens on
     (default :func:`first_state`).
     """
-    gr.set_static_paths(web_files(explorer))
     props = explore.model_props(explorer, first or first_state(explorer))
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
     with Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:
@@ -114,6 +113,17 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class CompressPages(GZipMiddleware):
+    """ASGI middleware: gzip for the answers Gradio's own compression leaves out, those whose path has no file extension:
+    the page itself (395 KB of HTML holding the first state, 91 KB compressed) and the API's JSON. Gradio compresses its
+    .js/.css/.json files itself; event streams, pictures and files already compressed are left as they are."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "." not in scope["path"].rsplit("/", 1)[-1]:
+            return await super().__call__(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 MAX_BODY = 512 * 1024  # bytes: a pasted state is at most 200,000 characters
 # Gradio keeps a copy of the page's configuration for every session (about 160 KB here): bound how many
 # it keeps, so 10,000 visitors or API calls cannot grow memory without limit. No state of this app lives
@@ -125,7 +135,8 @@ LAUNCH_OPTIONS = {
     "head": asset("head.html"),
     "state_session_capacity": SESSION_CAPACITY,
     "max_file_size": "2mb",
-    "app_kwargs": {"middleware": [Middleware(BodyLimit, limit=MAX_BODY)]},
+    # WebRoutes: the in-browser engine, the runtime and the models' ONNX files (ui/engine.py).
+    "app_kwargs": {"middleware": [Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
 }
 
 

@@ -1,62 +1,94 @@
 // The explorer page's in-browser engine: G and D run in the page (gan_web.js on onnxruntime-web),
 // fed by what the server sends once per model and per seed (the seed's z exactly as the server
-// draws it, the slider directions, the model's ONNX files). A slider move then costs no request.
-// A state found from a picture ("Draw or upload") carries its z itself (the seed box is empty):
-// the page draws from that z, which the hidden JSON beside the sliders holds.
+// draws it, the slider directions, the limits of a state, the model's ONNX files). A slider move
+// then costs no request. A state found from a picture ("Draw or upload") carries its z itself (the
+// seed box is empty): the page draws from that z, which the hidden JSON beside the sliders holds.
 //
-// Loaded by the Explore picture's drag path (assets/drag.js), which asks `window.ganWeb.draw(...)`
+// Started by the Explore picture's drag path (assets/drag.js), which asks `window.ganWeb.draw(...)`
 // first and falls back to the server when it answers false: while the runtime or a model or a seed
 // is still loading, where WebAssembly or a file is unavailable, or when the page was opened with
-// ?render=server (or the "Draw on the server" box is ticked).
+// ?render=server (or the "Draw on the server" box is ticked). (The runtime and the first model are
+// already downloading by then: the page's answer preloads them, ui/engine.py.) The status line under
+// the picture says in one sentence which it is; the details go to the browser's console.
 
-let gan = null;  // the gan_web.js module, once the runtime is up
+let web = null;  // the gan_web.js module
+let runtimeReady = null;  // settles when onnxruntime-web is up
+let gan = null;  // gan_web.js once the runtime is up: drawing in the page works
 let server = null;  // the Explore picture's server functions: web_model, web_seed, web_keyframes
-let status = {state: 'loading', reason: ''};
+let engine = {state: 'loading', sentence: 'loading'};  // what the engine can do (the line shows 'off' while forced)
 let forced = false;
 let painted = 0;
-const models = new Map();  // model name -> {ready, failed, reason, entry: {model, directions, count}}
+let current = null;  // the model the page shows
+const models = new Map();  // model name -> {ready, failed, entry: {model, dim, limits}}
+const directionSets = new Map();  // `${model}|${kind}` -> {directions: Float32Array(K * D), count: K} or a pending Promise
 const seeds = new Map();  // `${model}|${seed}` -> Float32Array(D) or a pending Promise
 const keyframes = new Map();  // `${model}|${keys}|${start}` -> [Float32Array(D)] or a pending Promise
 
-function setStatus(state, reason = '') {
-  status = {state, reason};
+// One calm sentence per state, for a visitor (what the page does and, where it helps, what they can do).
+const SENTENCES = {
+  loading: 'In-browser drawing is loading; the server draws meanwhile.',
+  ready: 'In-browser drawing is on: dragging sends nothing to the server.',
+  off: 'In-browser drawing is off, as asked: the server draws every picture.',
+  failed: 'In-browser drawing is unavailable here, so the server draws every picture; reloading the page may help.',
+  browser: 'In-browser drawing is unavailable in this browser, so the server draws every picture.',
+  model: 'This model is drawn on the server.',
+};
+
+function setStatus(state, sentence = state) {
+  engine = {state, sentence};
+  showStatus();
+}
+
+function showStatus() {
   const line = document.querySelector('#render-status .gan-render-status');
   if (!line) return;
-  const text = {
-    loading: 'In-browser drawing: loading the runtime; pictures come from the server meanwhile.',
-    ready: 'In-browser drawing: on. G and D run in this page (onnxruntime-web, WebAssembly, one thread); a slider move sends nothing to the server.',
-    off: `In-browser drawing: off (${reason}). Every picture comes from the server.`,
-    failed: `In-browser drawing: unavailable (${reason}). Every picture comes from the server.`,
-  }[state];
-  line.textContent = text;
+  const {state, sentence} = forced ? {state: 'off', sentence: 'off'} : engine;
+  line.textContent = SENTENCES[sentence];
   line.dataset.state = state;
+}
+
+/** The status line for the model the page shows now (a model that cannot be drawn in the page says so). */
+function showModelStatus() {
+  if (gan === null) return;
+  const record = current == null ? null : models.get(current);
+  setStatus(record && record.failed ? 'failed' : 'ready', record && record.failed ? 'model' : 'ready');
 }
 
 function loadModel(name) {
   if (models.has(name)) return models.get(name);
-  const record = {ready: false, failed: false, reason: '', entry: null, loaded: null};
+  const record = {ready: false, failed: false, entry: null, loaded: null};
   models.set(name, record);
   record.loaded = (async () => {
     const bundle = await server.web_model([name]);
     if (!bundle || bundle.error) throw new Error(bundle ? bundle.error : 'no answer');
-    if (!bundle.generator_url) throw new Error(`model ${name} has no model.onnx (python -m gan_core.export)`);
-    const model = await gan.loadModel({generatorUrl: bundle.generator_url, discriminatorUrl: bundle.discriminator_url,
+    if (!bundle.generator_url) throw new Error(`model ${name} has no model.onnx (python -m gan_core.export MODEL_DIR writes it)`);
+    // The model's files download while the runtime does; the sessions start once it is up.
+    const [generator, discriminator] = await Promise.all([
+      web.modelBytes(bundle.generator_url, 'generator'),
+      bundle.discriminator_url == null ? null : web.modelBytes(bundle.discriminator_url, 'discriminator'),
+    ]);
+    await runtimeReady;
+    const model = await web.loadModel({generatorUrl: generator, discriminatorUrl: discriminator,
                                        latentDim: bundle.latent_dim, channels: bundle.channels, imageSize: bundle.image_size});
-    const directions = new Float32Array(bundle.directions.flat());
-    record.entry = {model, directions, count: bundle.directions.length, dim: bundle.latent_dim};
+    directionSets.set(`${name}|${bundle.kind}`, directionsOf(bundle));
+    const limits = {sliders: bundle.sliders, psi: bundle.psi_range, amount: bundle.direction_limit};
+    record.entry = {model, dim: bundle.latent_dim, limits};
     record.ready = true;
   })().catch((err) => {
     record.failed = true;
-    record.reason = err.message;
-    console.warn(`in-browser drawing of ${name} unavailable:`, err);
-    setStatus('failed', `model ${name} did not load in the page: ${err.message}`);
+    console.warn(`in-browser drawing of model ${name} is unavailable; the server draws it:`, err);
+    if (name === current) showModelStatus();
   });
   return record;
 }
 
+function directionsOf(bundle) {
+  return {directions: new Float32Array(bundle.directions.flat()), count: bundle.directions.length};
+}
+
 function cached(map, key, fetcher) {
   const value = map.get(key);
-  if (value instanceof Float32Array || Array.isArray(value)) return value;
+  if (value !== undefined && !(value instanceof Promise)) return value;
   if (value === undefined) {
     const pending = fetcher().then((result) => { map.set(key, result); return result; }).catch((err) => { map.delete(key); console.warn(err); });
     map.set(key, pending);
@@ -72,6 +104,15 @@ function seedLatent(model, seed) {
   });
 }
 
+/** A kind of slider directions of a model (SeFa's come with the model; another kind is asked for once). */
+function directionSet(model, kind) {
+  return cached(directionSets, `${model}|${kind}`, async () => {
+    const bundle = await server.web_model([model, kind]);
+    if (!bundle || bundle.error) throw new Error(bundle ? bundle.error : 'no directions');
+    return directionsOf(bundle);
+  });
+}
+
 function keyLatents(model, keys, start) {
   return cached(keyframes, `${model}|${keys}|${start || ''}`, async () => {
     const rows = await server.web_keyframes([model, keys, start || '']);
@@ -81,18 +122,21 @@ function keyLatents(model, keys, start) {
 }
 
 function usable() {
-  return gan !== null && !forced && status.state !== 'off';
+  return gan !== null && !forced;
 }
 
 /** Warm the caches for a model and seed (called when the seed or model changes), so the next drag is local. */
 export function prefetch(model, seed) {
-  if (!usable() || model == null) return;
+  if (model == null) return;
+  current = model;
+  if (!usable()) return;
   loadModel(model);
+  showModelStatus();
   if (seed != null && seed !== '' && Number.isInteger(Number(seed)) && Number(seed) >= 0) seedLatent(model, Number(seed));
 }
 
 /** Warm the keyframe latents of an interpolation. */
-export function prefetchWalk(model, keys, start) {
+export function prefetchInterpolation(model, keys, start) {
   if (!usable() || model == null) return;
   loadModel(model);
   keyLatents(model, keys, start);
@@ -134,43 +178,41 @@ function startLatent(model, seed, found, dim) {
 }
 
 async function drawExplore(args, element) {
-  const [model, seed, psi, ...rest] = args;  // rest: d1..d8, then the found z (null for a seed)
-  const amounts = rest.slice(0, 8);
+  const [model, seed, psi, ...rest] = args;  // rest: the amounts of the page's sliders, the found z (null for a seed), the kind
   const record = loadModel(model);
   if (!record.ready) return false;
-  const z0 = startLatent(model, seed, rest[8], record.entry.dim);
-  if (!z0 || !finite([psi, ...amounts]) || psi < 0 || psi > 2) return false;
-  const {model: runtime, directions, count} = record.entry;
-  if (amounts.some((a, k) => Math.abs(a) > 8 || (k >= count && a !== 0))) return false;  // the server says what is wrong
+  const {model: runtime, dim, limits} = record.entry;
+  const amounts = rest.slice(0, limits.sliders);
+  const z0 = startLatent(model, seed, rest[limits.sliders], dim);
+  const set = directionSet(model, rest[limits.sliders + 1] ?? 'sefa');
+  // Values the server would refuse are left to it: it says what is wrong.
+  if (!z0 || !set || !finite([psi, ...amounts]) || psi < limits.psi[0] || psi > limits.psi[1]) return false;
+  const {directions, count} = set;
+  if (amounts.some((a, k) => Math.abs(a) > limits.amount || (k >= count && a !== 0))) return false;
   const z = gan.latentFor(z0, psi, directions, amounts.slice(0, count));
   const {pixels, pReal, ms} = await runtime.draw(z);
   return show(element, pixels, runtime.imageSize, pReal, ms, null);
 }
 
-async function drawWalk(args, element) {
+async function drawInterpolation(args, element) {
   const [model, keys, method, t, start] = args;
   const record = loadModel(model);
   if (!record.ready || !finite([t]) || t < 0 || t > 1 || (method !== 'slerp' && method !== 'lerp')) return false;
   const latents = keyLatents(model, keys, start);
   if (!latents || latents.length < 2) return false;
-  // As Explorer.interpolation_frame: the segment t falls in, and the position inside it.
-  const segments = latents.length - 1;
-  const index = Math.min(Math.floor(t * segments), segments - 1);
-  const local = t * segments - index;
-  const z = (method === 'slerp' ? gan.slerp : gan.lerp)(latents[index], latents[index + 1], local);
-  const {pixels, pReal, ms} = await record.entry.model.draw(z);
+  const {pixels, pReal, ms} = await record.entry.model.draw(gan.interpolationLatent(latents, t, method));
   return show(element, pixels, record.entry.model.imageSize, pReal, ms, `t = ${Number(t).toFixed(2)}`);
 }
 
 /**
- * Draw one live frame in the page. `kind` is 'explore' (args: model, seed, psi, d1..d8, z) or
+ * Draw one frame in the page. `kind` is 'explore' (args: model, seed, psi, d1..d8, z) or
  * 'interpolate' (args: model, keyframes, method, t, start state). Answers false when the page
  * cannot draw it now; the caller then asks the server.
  */
 export async function draw(kind, args, element) {
   if (!usable()) return false;
   try {
-    return kind === 'explore' ? await drawExplore(args, element) : await drawWalk(args, element);
+    return kind === 'explore' ? await drawExplore(args, element) : await drawInterpolation(args, element);
   } catch (err) {
     console.warn('in-browser frame failed; using the server', err);
     return false;
@@ -180,42 +222,58 @@ export async function draw(kind, args, element) {
 /** Tick or untick "Draw on the server". */
 export function setForced(value) {
   forced = Boolean(value);
-  if (forced) setStatus('off', 'the server path was asked for');
-  else if (gan !== null) setStatus('ready');
+  showStatus();
 }
 
 export function currentStatus() {
-  return {...status, forced};
+  return {...engine, forced};
+}
+
+function usableBrowser() {
+  return typeof WebAssembly === 'object' && typeof DecompressionStream === 'function';
 }
 
 /** Start the engine: load the runtime unless the server path is asked for; `initial` is the first picture's value. */
 export async function start({config, functions, initial}) {
   server = functions;
+  current = initial && initial.model != null ? initial.model : null;
   const asked = new URLSearchParams(window.location.search).get('render') === 'server';
   if (asked || config.forceServer) {
     forced = true;
-    setStatus('off', asked ? 'the link asks for ?render=server' : 'the server path was asked for');
+    setStatus('off');
     return;
   }
-  if (typeof WebAssembly !== 'object') {
-    setStatus('failed', 'this browser has no WebAssembly');
+  if (!usableBrowser()) {
+    console.warn('in-browser drawing is unavailable: this browser lacks', typeof WebAssembly !== 'object' ? 'WebAssembly' : 'DecompressionStream');
+    setStatus('failed', 'browser');
+    return;
+  }
+  if (!config.runtime) {
+    console.warn('in-browser drawing is unavailable: the server has no usable onnxruntime-web (its log says why)');
+    setStatus('failed');
     return;
   }
   setStatus('loading');
   try {
-    const module = await import(config.ganWeb);
-    await module.loadRuntime(config.vendor);
-    gan = module;
+    web = await import(config.ganWeb);
   } catch (err) {
-    setStatus('failed', `the runtime did not load: ${err.message}`);
+    console.warn('in-browser drawing is unavailable: gan_web.js did not load', err);
+    setStatus('failed');
+    return;
+  }
+  runtimeReady = web.loadRuntime(config.runtime);
+  // The first model and seed are asked for while the runtime downloads.
+  const first = current != null ? loadModel(current) : null;
+  if (first && Number.isInteger(initial.seed)) seedLatent(current, initial.seed);
+  try {
+    await runtimeReady;
+  } catch (err) {
+    console.warn('in-browser drawing is unavailable: the runtime did not load', err);
+    setStatus('failed');
     return;
   }
   // The runtime's WebAssembly is compiled with the first model: only then is drawing in the page known to work.
-  if (initial && initial.model != null) {
-    const record = loadModel(initial.model);
-    if (Number.isInteger(initial.seed)) seedLatent(initial.model, initial.seed);
-    await record.loaded;
-    if (record.failed) return;
-  }
-  setStatus('ready');
+  if (first) await first.loaded;
+  gan = web;
+  showModelStatus();
 }

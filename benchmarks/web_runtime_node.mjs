@@ -1,7 +1,6 @@
 // Per-frame time of G + D in onnxruntime-web (wasm, 1 thread), the runtime the browser uses, run in Node.
 //
-//   python scripts/get_web_runtime.py                  # assets/vendor/onnxruntime-web/
-//   python -m gan_core.export weights/fashion-mnist    # generator/model.onnx, discriminator/model.onnx
+//   python -m gan_core.export weights/fashion-mnist    # generator/model.onnx, discriminator/model.onnx (shipped models have them)
 //   node benchmarks/web_runtime_node.mjs weights/fashion-mnist [MODEL_DIR ...] [--frames 200] [--warmup 20] [--json out.json]
 //
 // Each MODEL_DIR holds generator/model.onnx and optionally discriminator/model.onnx. A frame is one
@@ -18,9 +17,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
+import zlib from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const VENDOR = path.join(ROOT, 'assets', 'vendor', 'onnxruntime-web');
+const RUNTIME = path.join(ROOT, 'assets', 'onnxruntime-web');  // the gzip copies in git
+const RUNTIME_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+
+/** The runtime's three files decompressed into a temporary folder (Node loads them from a file: URL). */
+function unpackRuntime() {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxruntime-web-'));
+  for (const name of RUNTIME_FILES) fs.writeFileSync(path.join(folder, name), zlib.gunzipSync(fs.readFileSync(path.join(RUNTIME, `${name}.gz`))));
+  return folder;
+}
 
 function parseArgs(argv) {
   const args = {models: [], frames: 200, warmup: 20, json: null};
@@ -97,11 +105,11 @@ async function benchmark(gan, folder, frames, warmup) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(path.join(VENDOR, 'ort.wasm.min.mjs'))) throw new Error(`${VENDOR} is empty: run python scripts/get_web_runtime.py`);
+  const unpacked = unpackRuntime();
   const gan = await import(pathToFileURL(path.join(ROOT, 'gan_core', 'web', 'gan_web.js')).href);
-  const ort = await gan.loadRuntime(pathToFileURL(VENDOR + path.sep).href);
-  const runtimeBytes = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']
-    .reduce((sum, name) => sum + fs.statSync(path.join(VENDOR, name)).size, 0);
+  const ort = await gan.loadRuntime(pathToFileURL(unpacked + path.sep).href);
+  const runtimeBytes = RUNTIME_FILES.reduce((sum, name) => sum + fs.statSync(path.join(unpacked, name)).size, 0);
+  fs.rmSync(unpacked, {recursive: true, force: true});
   const results = [];
   for (const folder of args.models) results.push(await benchmark(gan, folder, args.frames, args.warmup));
   const report = {

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seeds", type=int, default=1000, metavar="N", help=f"ship seeds 0..N-1, N in {SEEDS_RANGE[0]}..{SEEDS_RANGE[1]} (default 1000)"
     )
     parser.add_argument(
-        "--runtime", default=str(DEFAULT_RUNTIME), metavar="DIR", help="onnxruntime-web's files (default: assets/vendor/onnxruntime-web)"
+        "--runtime", default=str(DEFAULT_RUNTIME), metavar="DIR", help="onnxruntime-web's compressed files (default: assets/onnxruntime-web, the copy in git)"
     )
     parser.add_argument("--name", default=None, help="the site's title (default: the model folder's name)")
     logging.basicConfig(level=logging.WARNING)

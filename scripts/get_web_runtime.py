@@ -1,22 +1,26 @@
 #!/usr/bin/env python
-"""Put the browser runtime for G and D (onnxruntime-web, single-threaded wasm) in assets/vendor/.
+"""(Re)create the repository's copy of the browser runtime (onnxruntime-web, single-threaded wasm), for a version bump.
 
     python scripts/get_web_runtime.py [--registry URL] [--dest FOLDER]
 
-Downloads the pinned npm package onnxruntime-web@1.30.0 (one 33 MB tarball) from the npm registry
-(``--registry`` or ``$NPM_REGISTRY``, default https://registry.npmjs.org), checks it against the
-sha512 ``dist.integrity`` the registry published for it, and extracts only the three files the
-page needs to run ONNX models on the CPU with one thread and no CDN:
+Nobody needs to run this to use the app or build a static site: the runtime ships in git, in
+assets/onnxruntime-web/ (see gan_core/web/runtime.py). Run it after changing VERSION below. It downloads
+the pinned npm package (one 33 MB tarball) from the npm registry (``--registry`` or ``$NPM_REGISTRY``,
+default https://registry.npmjs.org), checks it against the sha512 ``dist.integrity`` the registry
+published for it, and keeps only the three files the page needs to run ONNX models on the CPU with
+one thread and no CDN, each compressed with gzip -9:
 
-- ``ort.wasm.min.mjs``: the ES module the page imports (the wasm-only build of the JS API);
-- ``ort-wasm-simd-threaded.mjs``: the Emscripten glue it imports from ``env.wasm.wasmPaths``;
-- ``ort-wasm-simd-threaded.wasm``: the runtime itself (14 MB, about 3.7 MB gzipped).
+- ``ort.wasm.min.mjs.gz``: the ES module the page imports (the wasm-only build of the JS API);
+- ``ort-wasm-simd-threaded.mjs.gz``: the Emscripten glue it imports;
+- ``ort-wasm-simd-threaded.wasm.gz``: the runtime itself (14.2 MB, 3.66 MB compressed).
 
 (The "threaded" build runs single-threaded with numThreads = 1, which needs no cross-origin
-isolation; it is the only wasm build the package ships.) A ``VERSION`` file records the package,
-version, integrity and each file's sha256; a later run that finds the files present and matching
-does nothing. Files are written to a temporary folder and renamed into place, so a failed run
-leaves nothing half-written. onnxruntime-web is MIT-licensed (Microsoft Corporation).
+isolation; it is the only wasm build the package ships.) Beside them, ``LICENSE`` (onnxruntime is
+MIT-licensed, Microsoft Corporation; the npm package carries no licence file, so the repository's is
+written) and ``VERSION``: the package, version, integrity and the sha256 of every file, decompressed
+and compressed, which the app and the site builder check before serving or copying a byte. A later
+run that finds the folder complete and matching does nothing. Files are written to a temporary folder
+and renamed into place, so a failed run leaves the previous copy as it was.
 """
 
 from __future__ import annotations
@@ -36,17 +40,44 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = "onnxruntime-web"
+if str(ROOT) not in sys.path:  # run as a script from a checkout: gan_core is beside scripts/
+    sys.path.insert(0, str(ROOT))
+
+from gan_core.web import runtime as stored  # noqa: E402 - after the path above
+
+PACKAGE = stored.PACKAGE
 VERSION = "1.30.0"
 # dist.integrity of onnxruntime-web@1.30.0 as published by https://registry.npmjs.org/onnxruntime-web/1.30.0
 INTEGRITY = "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
-DEFAULT_DEST = ROOT / "assets" / "vendor" / PACKAGE
-# What the single-threaded wasm backend loads: the ESM API, the Emscripten glue, the wasm binary.
-FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+DEFAULT_DEST = stored.RUNTIME_DIR
+FILES = stored.FILES
 TARBALL_DIR = "package/dist"
-VERSION_FILE = "VERSION"
+VERSION_FILE = stored.RECORD_NAME
 TIMEOUT_S = 60
+# The MIT licence of https://github.com/microsoft/onnxruntime (LICENSE), which onnxruntime-web is published under.
+LICENSE = """MIT License
+
+Copyright (c) 2018 - present Microsoft Corporation
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
 
 
 class WebRuntimeError(Exception):
@@ -71,35 +102,14 @@ def check_integrity(data: bytes, integrity: str) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def version_text(integrity: str, hashes: dict[str, str]) -> str:
-    lines = [f"{PACKAGE}@{VERSION}", f"integrity {integrity}", "license MIT (Microsoft Corporation)"]
-    lines += [f"sha256 {hashes[name]} {name}" for name in FILES]
-    return "\n".join(lines) + "\n"
-
-
 def is_installed(dest: Path, integrity: str | None = None) -> bool:
-    """True when ``dest`` holds every file of the pinned version with the sha256 its VERSION file records."""
+    """True when ``dest`` holds the pinned version, complete, every file matching the sha256 its VERSION records."""
     integrity = INTEGRITY if integrity is None else integrity
     try:
-        recorded = (dest / VERSION_FILE).read_text()
-    except OSError:
+        folder = stored.load_runtime(dest)
+    except (OSError, ValueError):
         return False
-    hashes = {}
-    for line in recorded.splitlines()[3:]:
-        parts = line.split(" ")
-        if len(parts) == 3 and parts[0] == "sha256":
-            hashes[parts[2]] = parts[1]
-    if set(hashes) != set(FILES) or recorded != version_text(integrity, hashes):
-        return False
-    return all((dest / name).is_file() and _sha256(dest / name) == hashes[name] for name in FILES)
+    return folder.record.package == f"{PACKAGE}@{VERSION}" and folder.record.integrity == integrity
 
 
 def download(url: str, timeout: float = TIMEOUT_S) -> bytes:
@@ -117,9 +127,10 @@ def download(url: str, timeout: float = TIMEOUT_S) -> bytes:
         ) from err
 
 
-def _extract(data: bytes, folder: Path) -> dict[str, str]:
-    """Write FILES from the tarball ``data`` into ``folder``; returns their sha256 by name."""
-    hashes = {}
+def _extract(data: bytes, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Write FILES from the tarball ``data`` into ``folder`` as gzip -9 copies; returns their sha256 by name
+    (decompressed, compressed)."""
+    hashes, gzip_hashes = {}, {}
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             for name in FILES:
@@ -131,16 +142,18 @@ def _extract(data: bytes, folder: Path) -> dict[str, str]:
                 source = archive.extractfile(member) if member.isfile() else None
                 if source is None:
                     raise WebRuntimeError(f"{TARBALL_DIR}/{name} in the {PACKAGE}-{VERSION} tarball is not a regular file.")
-                with source, open(folder / name, "wb") as target:
-                    shutil.copyfileobj(source, target)
-                hashes[name] = _sha256(folder / name)
+                with source:
+                    content = source.read()
+                compressed = stored.compress(content)
+                (folder / stored.stored_name(name)).write_bytes(compressed)
+                hashes[name], gzip_hashes[name] = stored.sha256(content), stored.sha256(compressed)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise WebRuntimeError(f"could not read the {PACKAGE}-{VERSION} tarball ({err}).") from err
-    return hashes
+    return hashes, gzip_hashes
 
 
 def fetch(registry: str | None = None, dest: str | os.PathLike = DEFAULT_DEST, integrity: str | None = None) -> tuple[Path, bool]:
-    """Put the verified runtime files in ``dest``. Returns (dest, downloaded: False when already in place).
+    """Put the verified, compressed runtime files in ``dest``. Returns (dest, downloaded: False when already in place).
 
     ``registry`` defaults to $NPM_REGISTRY, then the npm registry. ``integrity`` defaults to the
     pinned INTEGRITY (tests pass their own for a fake tarball). Raises WebRuntimeError with one
@@ -157,8 +170,9 @@ def fetch(registry: str | None = None, dest: str | os.PathLike = DEFAULT_DEST, i
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; a web server must be able to read it
-        hashes = _extract(data, staging)
-        (staging / VERSION_FILE).write_text(version_text(integrity, hashes))
+        hashes, gzip_hashes = _extract(data, staging)
+        (staging / stored.LICENSE_NAME).write_text(LICENSE)
+        (staging / VERSION_FILE).write_text(stored.record_text(f"{PACKAGE}@{VERSION}", integrity, hashes, gzip_hashes))
         if dest.exists():
             # A stale or damaged copy: move it aside, put the new one in place, then delete the old.
             old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-old-"))
@@ -180,18 +194,18 @@ def fetch(registry: str | None = None, dest: str | os.PathLike = DEFAULT_DEST, i
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/get_web_runtime.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registry", default=None, help=f"npm registry URL (default: $NPM_REGISTRY or {DEFAULT_REGISTRY})")
-    parser.add_argument("--dest", default=str(DEFAULT_DEST), help="folder to fill (default: assets/vendor/onnxruntime-web)")
+    parser.add_argument("--dest", default=str(DEFAULT_DEST), help="folder to fill (default: assets/onnxruntime-web, the copy in git)")
     args = parser.parse_args(argv)
     try:
         dest, downloaded = fetch(args.registry, args.dest)
     except WebRuntimeError as err:
         print(f"get_web_runtime: {err}", file=sys.stderr)
         return 2
-    sizes = {name: (dest / name).stat().st_size for name in FILES}
+    files = stored.load_runtime(dest).files
     state = "downloaded and verified" if downloaded else "already present and verified"
-    print(f"{PACKAGE}@{VERSION} {state} in {dest}:")
-    for name, size in sizes.items():
-        print(f"  {name:32s} {size:>12,d} bytes")
+    print(f"{PACKAGE}@{VERSION} {state} in {dest} (gzip -9):")
+    for name, file in files.items():
+        print(f"  {name:32s} {file.size:>12,d} bytes, {len(file.compressed):>12,d} compressed")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -67,28 +66,13 @@ def browser(chromium_path):
         browser.close()
 
 
-def web_runtime_script():
-    """scripts/get_web_runtime.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("get_web_runtime", ROOT / "scripts" / "get_web_runtime.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def vendor(chromium_path) -> Path:
-    """assets/vendor/onnxruntime-web/, verified; fetched from the npm registry if missing (after Chromium is found)."""
-    runtime = web_runtime_script()
-    if runtime.is_installed(runtime.DEFAULT_DEST):
-        return runtime.DEFAULT_DEST
-    try:
-        dest, _ = runtime.fetch()
-    except runtime.WebRuntimeError as err:
-        reason = f"assets/vendor/onnxruntime-web is missing and could not be fetched ({err})"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return dest
+    """assets/onnxruntime-web/: the runtime as the repository keeps it (gzip copies), checked against its record."""
+    from gan_core.web.runtime import RUNTIME_DIR, load_runtime
+
+    load_runtime(RUNTIME_DIR)
+    return RUNTIME_DIR
 
 
 def wait_until_restored(page, timeout: float = 30_000) -> None:

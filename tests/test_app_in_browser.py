@@ -15,13 +15,13 @@ from gradio_client import Client
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-VENDOR = ROOT / "assets" / "vendor" / "onnxruntime-web"
+RUNTIME = ROOT / "assets" / "onnxruntime-web"  # the runtime ships in git
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, chromium_path):
-    if not (VENDOR / "ort-wasm-simd-threaded.wasm").is_file():
-        pytest.fail("the in-browser runtime is missing: run python scripts/get_web_runtime.py (CI does)")
+    if not (RUNTIME / "ort-wasm-simd-threaded.wasm.gz").is_file():
+        pytest.fail("the in-browser runtime is missing from assets/onnxruntime-web (it ships in git: git checkout the folder)")
     root = tmp_path_factory.mktemp("app-in-browser")
     grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8, onnx=True)
     colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, onnx=True)
@@ -181,3 +181,33 @@ def test_switching_model_with_one_keyframe_and_a_start_state_redraws_the_walk(br
     assert strip.shape[0] == 8 + 2  # the colour model's 8 px frames, not the grey model's 16 px ones
     assert page.input_value("#start-state textarea, #start-state input") == ""
     page.close()
+
+
+def test_no_server_path_reaches_the_page_and_only_the_open_models_files_are_fetched(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    responses = []
+    page.on("response", lambda response: responses.append(response))
+    page.goto(server.url)
+    page.wait_for_selector("#picture img")
+    wait_for_status(page, "ready")
+    urls = [response.url for response in responses]
+    for text in [page.content(), *urls]:
+        assert str(ROOT) not in text and "gradio_api/file=" + str(ROOT) not in text
+    engine = [r for r in responses if "/engine/" in r.url]
+    assert {r.url.rsplit("/", 1)[1] for r in engine} >= {"in_browser.mjs", "gan_web.js", "ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"}
+    assert all(r.headers["cache-control"] == "public, max-age=31536000, immutable" for r in engine)
+    onnx = sorted(url.replace(server.url, "").split("/", 2)[1] + "/" + url.rsplit("/", 1)[1] for url in urls if url.endswith(".onnx"))
+    assert onnx == ["grey/discriminator.onnx", "grey/generator.onnx"], "only the open model's two files"
+    page.close()
+
+
+def test_on_a_phone_the_status_line_stays_clear_of_the_server_box(browser, server):
+    for query, state in (("", "ready"), ("?render=server", "off")):
+        page = open_page(browser, server.url + query, width=390, height=844)
+        wait_for_status(page, state)
+        line = page.locator("#render-status .gan-render-status").bounding_box()
+        box = page.locator("#force-server").bounding_box()
+        apart = line["y"] + line["height"] <= box["y"] or box["y"] + box["height"] <= line["y"] or line["x"] + line["width"] <= box["x"]
+        assert apart, f"the status line {line} runs into the 'Draw on the server' box {box}"
+        assert page.evaluate("() => { const e = document.querySelector('#render-status .gan-render-status'); return e.scrollWidth <= e.clientWidth; }")
+        page.close()

@@ -15,14 +15,14 @@ from conftest import wait_until_restored
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-VENDOR = ROOT / "assets" / "vendor" / "onnxruntime-web"
+RUNTIME = ROOT / "assets" / "onnxruntime-web"  # the runtime ships in git
 LONG_SEARCH = 5000  # steps: several seconds on the 32 px model without an encoder, so Stop has something to stop
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, chromium_path):
-    if not (VENDOR / "ort-wasm-simd-threaded.wasm").is_file():
-        pytest.fail("the in-browser runtime is missing: run python scripts/get_web_runtime.py (CI does)")
+    if not (RUNTIME / "ort-wasm-simd-threaded.wasm.gz").is_file():
+        pytest.fail("the in-browser runtime is missing from assets/onnxruntime-web (it ships in git: git checkout the folder)")
     root = tmp_path_factory.mktemp("app-invert")
     grey = make_model_folder(root / "grey", image_size=16, latent_dim=8, onnx=True, encoder=True, dataset="mnist")
     plain = make_model_folder(root / "plain", image_size=32, latent_dim=8, seed=2)  # no encoder: random starts only

@@ -3,8 +3,7 @@
 A tiny model (16 px grey, latent_dim 6, so 6 of the 8 direction sliders show) is built into a site;
 the file tests check what was written against the pipeline, the browser tests serve the site with a
 real ``python -m http.server`` and drive the page in headless Chromium. The browser tests skip
-without Chromium or the vendored runtime (fetched with scripts/get_web_runtime.py when missing and
-the registry is reachable); REQUIRE_BROWSER=1 turns those skips into failures.
+without Chromium (REQUIRE_BROWSER=1 turns that skip into a failure); the runtime ships in git.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from gan_core.core.onnx_export import export_model_folder
 from gan_core.explorer.explorer import Explorer
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE, ExploreState
 from gan_core.pipeline import GanPipeline
+from gan_core.web import runtime as web_runtime
 from gan_core.web import static_site
 from gan_core.web.static_site import build_site
 
@@ -56,10 +56,17 @@ def tiny_model(folder: Path) -> Path:
 
 
 def fake_runtime(folder: Path) -> Path:
-    """Three stand-in runtime files: enough for the build, which only copies them."""
+    """Three stand-in runtime files, kept as the repository keeps the real ones (gzip copies, LICENSE, VERSION):
+    enough for the build, which checks and copies them."""
     folder.mkdir(parents=True)
-    for name in RUNTIME_FILES:
-        (folder / name).write_bytes(f"stand-in {name}".encode())
+    hashes, gzip_hashes = {}, {}
+    for name in web_runtime.FILES:
+        content = f"stand-in {name}".encode()
+        compressed = web_runtime.compress(content)
+        (folder / web_runtime.stored_name(name)).write_bytes(compressed)
+        hashes[name], gzip_hashes[name] = web_runtime.sha256(content), web_runtime.sha256(compressed)
+    (folder / web_runtime.LICENSE_NAME).write_text("stand-in licence")
+    (folder / web_runtime.RECORD_NAME).write_text(web_runtime.record_text("onnxruntime-web@0.0.0", "sha512-x", hashes, gzip_hashes))
     return folder
 
 
@@ -178,7 +185,7 @@ def test_refuses_a_missing_runtime(tmp_path, exported_dir):
     with pytest.raises(FileNotFoundError, match=r"does not exist; run `python scripts/get_web_runtime.py`"):
         build_site(exported_dir, tmp_path / "site", runtime_dir=tmp_path / "nowhere")
     partial = fake_runtime(tmp_path / "partial")
-    (partial / "ort-wasm-simd-threaded.wasm").unlink()
+    (partial / "ort-wasm-simd-threaded.wasm.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"lacks ort-wasm-simd-threaded.wasm"):
         build_site(exported_dir, tmp_path / "site", runtime_dir=partial)
     assert not (tmp_path / "site").exists()

@@ -1,13 +1,13 @@
 """gan_core/web/gan_web.js in a real headless Chromium: the vendored runtime, served locally, draws torch's pictures.
 
-A local ``python -m http.server`` serves a page, gan_web.js, assets/vendor/onnxruntime-web/ and two
-tiny exported models. Skips without Chromium or the vendored runtime (fetched with
-scripts/get_web_runtime.py when missing and the registry is reachable); REQUIRE_BROWSER=1 turns
-those skips into failures.
+A local ``python -m http.server`` serves a page, gan_web.js, the runtime (assets/onnxruntime-web/'s
+gzip copies, decompressed into a folder: loadRuntime's folder form) and two tiny exported models.
+Skips without Chromium; REQUIRE_BROWSER=1 turns that skip into a failure.
 """
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import socket
 import subprocess
@@ -26,6 +26,7 @@ from gan_core.core import latent
 from gan_core.core.images import to_uint8
 from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_onnx
+from gan_core.web import runtime as web_runtime
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,9 @@ def site(tmp_path_factory, vendor):
     root = tmp_path_factory.mktemp("site")
     (root / "index.html").write_text(PAGE)
     shutil.copy(ROOT / "gan_core" / "web" / "gan_web.js", root / "gan_web.js")
-    shutil.copytree(vendor, root / "vendor" / "onnxruntime-web")
+    (root / "vendor" / "onnxruntime-web").mkdir(parents=True)
+    for name in web_runtime.FILES:
+        (root / "vendor" / "onnxruntime-web" / name).write_bytes(gzip.decompress((vendor / web_runtime.stored_name(name)).read_bytes()))
     models = {}
     for index, (name, latent_dim, image_size, channels) in enumerate(MODELS):
         torch.manual_seed(index)

@@ -1,9 +1,12 @@
-"""scripts/get_web_runtime.py against a fake npm registry: a real http.server on 127.0.0.1 serving a small tarball."""
+"""scripts/get_web_runtime.py against a fake npm registry: a real http.server on 127.0.0.1 serving a small tarball.
+
+The script keeps each runtime file as a gzip -9 copy (``<name>.gz``) beside LICENSE and VERSION, as in assets/onnxruntime-web/."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import hashlib
 import http.server
 import importlib.util
@@ -97,8 +100,8 @@ def test_good_fetch_extracts_only_the_needed_files(runtime, registry, tmp_path, 
     dest = tmp_path / "vendor" / "onnxruntime-web"
     code, out, err = run(runtime, ["--registry", registry.url, "--dest", str(dest)], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in dest.iterdir()) == sorted([*NEEDED, "VERSION"])
-    assert all((dest / name).read_bytes() == data for name, data in NEEDED.items())
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*(f"{name}.gz" for name in NEEDED), "LICENSE", "VERSION"])
+    assert all(gzip.decompress((dest / f"{name}.gz").read_bytes()) == data for name, data in NEEDED.items())
     version = (dest / "VERSION").read_text()
     assert version.startswith("onnxruntime-web@1.30.0\n") and integrity(GOOD) in version
     assert "downloaded and verified" in out and "ort-wasm-simd-threaded.wasm" in out
@@ -116,10 +119,10 @@ def test_second_run_skips_the_download(runtime, registry, tmp_path, capsys):
 def test_damaged_copy_is_replaced(runtime, registry, tmp_path, capsys):
     dest = tmp_path / "dest"
     assert run(runtime, ["--registry", registry.url, "--dest", str(dest)], capsys)[0] == 0
-    (dest / "ort.wasm.min.mjs").write_bytes(b"edited")
+    (dest / "ort.wasm.min.mjs.gz").write_bytes(gzip.compress(b"edited"))
     code, out, _ = run(runtime, ["--registry", registry.url, "--dest", str(dest)], capsys)
     assert code == 0 and "downloaded and verified" in out
-    assert (dest / "ort.wasm.min.mjs").read_bytes() == NEEDED["ort.wasm.min.mjs"]
+    assert gzip.decompress((dest / "ort.wasm.min.mjs.gz").read_bytes()) == NEEDED["ort.wasm.min.mjs"]
 
 
 def test_registry_from_environment(runtime, registry, tmp_path, monkeypatch, capsys):
@@ -141,10 +144,10 @@ def test_tampered_tarball_is_refused_and_leaves_nothing(runtime, registry, tmp_p
 def test_tampered_tarball_keeps_a_previous_copy(runtime, registry, tmp_path, capsys):
     dest = tmp_path / "dest"
     assert run(runtime, ["--registry", registry.url, "--dest", str(dest)], capsys)[0] == 0
-    (dest / "ort.wasm.min.mjs").write_bytes(b"edited")  # forces a new download
+    (dest / "ort.wasm.min.mjs.gz").write_bytes(gzip.compress(b"edited"))  # forces a new download
     registry.publish(runtime, GOOD + b"tail")
     assert run(runtime, ["--registry", registry.url, "--dest", str(dest)], capsys)[0] == 2
-    assert (dest / "ort.wasm.min.mjs").read_bytes() == b"edited", "the old folder is left as it was"
+    assert gzip.decompress((dest / "ort.wasm.min.mjs.gz").read_bytes()) == b"edited", "the old folder is left as it was"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "registry"]
 
 
@@ -180,3 +183,11 @@ def test_missing_package_gives_http_status(runtime, registry, tmp_path, capsys):
 
 def test_pinned_integrity_is_the_published_one(runtime):
     assert runtime.INTEGRITY.startswith("sha512-") and len(base64.b64decode(runtime.INTEGRITY[7:])) == 64
+
+
+def test_the_copy_in_git_is_the_pinned_version_and_checks_out(runtime):
+    assert runtime.DEFAULT_DEST == ROOT / "assets" / "onnxruntime-web"
+    assert runtime.is_installed(runtime.DEFAULT_DEST), "assets/onnxruntime-web is the pinned version, every file matching VERSION"
+    wasm = runtime.DEFAULT_DEST / "ort-wasm-simd-threaded.wasm.gz"
+    assert wasm.stat().st_size < 10 * 1000 * 1000, "under a Hugging Face Space's 10 MB per-file limit"
+    assert "MIT License" in (runtime.DEFAULT_DEST / "LICENSE").read_text()

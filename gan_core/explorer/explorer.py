@@ -401,17 +401,20 @@ class Explorer:
 
     # -- drawing in the visitor's browser ------------------------------------
 
-    def browser_model(self, model) -> dict:
-        """What a page needs to draw ``model`` itself: shapes, the slider directions (K x D), the limits of a state and the ONNX files.
+    def browser_model(self, model, kind: str = "sefa") -> dict:
+        """What a page needs to draw ``model`` itself: shapes, the slider directions of ``kind`` (K x D), the limits of a
+        state and the ONNX files.
 
         ``generator_onnx``/``discriminator_onnx`` are paths (None when not exported: the page then
         draws through the server).
         """
         pipeline = self.get(model)
-        directions, _ = pipeline.sefa
+        kind = latent.check_direction_kind(kind)
+        directions, _ = pipeline.directions(kind)
         files = pipeline.files
         return {
             "model": pipeline.name,
+            "kind": kind,
             "latent_dim": pipeline.latent_dim,
             "channels": pipeline.channels,
             "image_size": pipeline.image_size,

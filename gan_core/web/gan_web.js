@@ -1,13 +1,13 @@
 // gan_web.js: run a gan_core generator (and its discriminator) in the visitor's browser.
 //
-// One ES module, no build step and no CDN: the caller says where the vendored onnxruntime-web files
-// are (scripts/get_web_runtime.py puts them in assets/vendor/onnxruntime-web/) and where the two
-// .onnx files are (python -m gan_core.export MODEL_DIR writes generator/model.onnx and
-// discriminator/model.onnx). Used by the Gradio page and by a static site; it also runs in Node
-// (pass file: URLs for the runtime and the .onnx bytes instead of URLs).
+// One ES module, no build step and no CDN, shared by the Gradio page (assets/in_browser.mjs,
+// assets/drag.js) and the static site (site/site.js). The caller says where onnxruntime-web's
+// files are and where the two .onnx files are (python -m gan_core.export MODEL_DIR writes
+// generator/model.onnx and discriminator/model.onnx). It also runs in Node (pass a file: URL of a
+// folder holding the runtime's plain files, and the .onnx bytes instead of URLs).
 //
 //   import {loadRuntime, loadModel, latentFor, paint} from './gan_web.js';
-//   await loadRuntime('/assets/vendor/onnxruntime-web/');
+//   await loadRuntime(runtime);   // {files: {name: {url, integrity, gzip}}} (what the app and model.json give), or a folder URL
 //   const model = await loadModel({generatorUrl: 'generator/model.onnx', discriminatorUrl: 'discriminator/model.onnx'});
 //   const {pixels, pReal, ms} = await model.draw(latentFor(seedZ, 1.0, directions, amounts));
 //   paint(canvas, pixels, model.imageSize);   // CSS: image-rendering: pixelated to scale it up
@@ -17,44 +17,108 @@
 // SharedArrayBuffer, so no cross-origin isolation headers are needed).
 
 const RUNTIME_MODULE = 'ort.wasm.min.mjs';
+const RUNTIME_GLUE = 'ort-wasm-simd-threaded.mjs';
+const RUNTIME_WASM = 'ort-wasm-simd-threaded.wasm';
+// A one-node ONNX model (Identity on one float, 70 bytes): loadRuntime starts a session of it, so the runtime's
+// WebAssembly is compiled and initialised (most of a second) while a real model may still be downloading.
+const WARM_UP_MODEL = 'CAgSADo6ChAKAXgSAXkiCElkZW50aXR5EgR3YXJtWg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==';
 
 let runtime = null;  // the onnxruntime-web module, once loaded
-let runtimeBase = null;
+let loading = null;  // {key: where it comes from, promise}
+
+function pageUrl(url) {
+  return new URL(String(url), globalThis.document?.baseURI ?? import.meta.url);
+}
 
 function resolveBase(base) {
-  const url = new URL(String(base), globalThis.document?.baseURI ?? import.meta.url);
+  const url = pageUrl(base);
   if (!url.pathname.endsWith('/')) url.pathname += '/';
   return url;
 }
 
 /**
- * Load onnxruntime-web's wasm build from `vendorBase` (a folder URL, relative to the page) and set
- * it up: the WebAssembly execution provider, one thread, and every file fetched from `vendorBase`
- * (env.wasm.wasmPaths), never from a CDN. Calling it again returns the same runtime; a second,
- * different base is an error (the runtime can only be initialised once per page).
- * @param {string|URL} vendorBase folder holding ort.wasm.min.mjs, ort-wasm-simd-threaded.{mjs,wasm}
+ * One runtime file, checked by the browser against its Subresource Integrity string (the response
+ * is refused when a single byte differs) and, when `gzip`, decompressed in the page.
+ * @returns {Promise<ArrayBuffer>}
+ */
+async function checkedBytes({url, integrity, gzip = false}, name) {
+  if (!url || !integrity) throw new Error(`the runtime description lacks the URL or integrity of ${name}.`);
+  let response;
+  try {
+    response = await fetch(pageUrl(url), {integrity});
+  } catch (err) {
+    throw new Error(`${name} could not be fetched or does not match its recorded sha256 (${err.message}).`);
+  }
+  if (!response.ok) throw new Error(`${name} could not be fetched (HTTP ${response.status}).`);
+  if (!gzip) return response.arrayBuffer();
+  if (typeof DecompressionStream !== 'function') throw new Error('this browser cannot decompress the runtime (no DecompressionStream).');
+  return new Response(response.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+}
+
+function moduleUrl(bytes) {
+  // A data: URL, not a blob: one: it stays inside the page (a blob: URL shows up as a request of its own).
+  const view = new Uint8Array(bytes);
+  let binary = '';
+  for (let i = 0; i < view.length; i += 0x8000) binary += String.fromCharCode(...view.subarray(i, i + 0x8000));
+  return `data:text/javascript;base64,${btoa(binary)}`;
+}
+
+/**
+ * Load onnxruntime-web's wasm build and set it up: the WebAssembly execution provider, one thread,
+ * and every file from where `source` says, never from a CDN. It settles once the runtime is compiled
+ * and initialised (a tiny model's session is started and released), so that loadModel() is quick.
+ * Calling it again returns the same runtime; a second, different source is an error (the runtime can
+ * only be initialised once per page).
+ * @param {object|string|URL} source either {files: {'ort.wasm.min.mjs': {url, integrity, gzip},
+ *   'ort-wasm-simd-threaded.mjs': ..., 'ort-wasm-simd-threaded.wasm': ...}} (every file fetched and
+ *   checked against its integrity, gzip ones decompressed in the page), or the URL of a folder that
+ *   holds the three plain files (relative to the page)
  * @returns {Promise<object>} the onnxruntime-web module (`ort`)
  */
-export async function loadRuntime(vendorBase) {
-  const base = resolveBase(vendorBase);
-  if (runtime) {
-    if (base.href !== runtimeBase) throw new Error(`onnxruntime-web is already loaded from ${runtimeBase}; it cannot be loaded again from ${base.href}.`);
-    return runtime;
+export function loadRuntime(source) {
+  const described = source != null && typeof source === 'object' && !(source instanceof URL);
+  const key = described ? JSON.stringify(Object.values(source.files ?? {}).map((file) => file.url)) : resolveBase(source).href;
+  if (loading) {
+    if (key !== loading.key) return Promise.reject(new Error(`onnxruntime-web is already loaded from ${loading.key}; it cannot be loaded again from ${key}.`));
+    return loading.promise;
   }
-  const ort = await import(new URL(RUNTIME_MODULE, base).href);
-  ort.env.wasm.wasmPaths = base.href;  // ort-wasm-simd-threaded.mjs and .wasm come from here
+  loading = {key, promise: startRuntime(source, described)};
+  return loading.promise;
+}
+
+async function startRuntime(source, described) {
+  let ort;
+  if (described) {
+    const files = source.files ?? {};
+    const [api, glue, wasm] = await Promise.all([RUNTIME_MODULE, RUNTIME_GLUE, RUNTIME_WASM].map((name) => checkedBytes(files[name] ?? {}, name)));
+    ort = await import(moduleUrl(api));
+    ort.env.wasm.wasmPaths = {mjs: moduleUrl(glue)};  // the glue, imported when the first session starts
+    ort.env.wasm.wasmBinary = wasm;
+  } else {
+    const base = resolveBase(source);
+    ort = await import(new URL(RUNTIME_MODULE, base).href);
+    ort.env.wasm.wasmPaths = base.href;  // ort-wasm-simd-threaded.mjs and .wasm come from here
+  }
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
+  const warmUp = Uint8Array.from(atob(WARM_UP_MODEL), (c) => c.charCodeAt(0));
+  await (await ort.InferenceSession.create(warmUp, {executionProviders: ['wasm']})).release();
   runtime = ort;
-  runtimeBase = base.href;
   return ort;
 }
 
-async function modelBytes(source, what) {
+/**
+ * The bytes of an .onnx file (fetched from a URL relative to the page, or given as bytes). Needs no
+ * runtime, so a page can download a model while the runtime downloads.
+ * @param {string|URL|ArrayBuffer|Uint8Array} source
+ * @param {string} what 'generator' or 'discriminator', for the error message
+ * @returns {Promise<Uint8Array>}
+ */
+export async function modelBytes(source, what) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  const url = new URL(String(source), globalThis.document?.baseURI ?? import.meta.url);
+  const url = pageUrl(source);
   let response;
   try {
     response = await fetch(url);
@@ -88,7 +152,7 @@ function checkedSize(given, fromModel, name, what) {
  *   release: () => Promise<void>}>}
  */
 export async function loadModel({generatorUrl, discriminatorUrl = null, latentDim, channels, imageSize} = {}) {
-  if (!runtime) throw new Error('Call loadRuntime(vendorBase) before loadModel().');
+  if (!runtime) throw new Error('Call loadRuntime(source) before loadModel().');
   if (generatorUrl == null) throw new Error('loadModel needs generatorUrl: the URL (or bytes) of generator/model.onnx.');
   const ort = runtime;
   const options = {executionProviders: ['wasm'], graphOptimizationLevel: 'all'};
@@ -252,4 +316,56 @@ export function slerp(a, b, t, eps = 1e-7) {
   const out = new Float32Array(a.length);
   for (let j = 0; j < a.length; j++) out[j] = wa * a[j] + wb * b[j];
   return out;
+}
+
+/**
+ * The latent at position t of a walk through keyframes, as gan_core's Explorer.interpolation_frame:
+ * K keyframes make K - 1 equal segments; t in [0, 1] picks one and the place inside it.
+ * @param {Float32Array[]} keyframes K >= 2 latents (D,)
+ * @param {number} t 0 gives the first keyframe, 1 the last
+ * @param {'slerp'|'lerp'} method
+ * @returns {Float32Array} (D,)
+ */
+export function interpolationLatent(keyframes, t, method) {
+  const segments = keyframes.length - 1;
+  if (!(segments >= 1)) throw new Error(`an interpolation needs at least 2 keyframes, got ${keyframes.length}.`);
+  const index = Math.min(Math.floor(t * segments), segments - 1);
+  return (method === 'lerp' ? lerp : slerp)(keyframes[index], keyframes[index + 1], t * segments - index);
+}
+
+/**
+ * One frame in flight, the latest request next: slider events come far faster than a frame is
+ * drawn, so while `draw(job)` runs, later requests only replace the one waiting; when it is done
+ * the waiting one (the newest) is drawn. Nothing piles up and the last values are always drawn.
+ * (Waiting for an animation frame before drawing was measured: it costs a whole frame of latency,
+ * so a frame is drawn as soon as the previous one is done.)
+ * @param {(job: any) => Promise<void>} draw errors are logged, never thrown
+ * @returns {{request: (job: any) => void, idle: () => Promise<void>}} `idle()` settles once nothing runs or waits
+ */
+export function frameQueue(draw) {
+  let busy = false;
+  let waiting = null;  // {job} of the newest request made while busy
+  const idlers = [];
+  async function run(job) {
+    busy = true;
+    try {
+      await draw(job);
+    } catch (err) {
+      console.warn('a frame failed', err);
+    }
+    const next = waiting;
+    waiting = null;
+    if (next) return run(next.job);
+    busy = false;
+    for (const resolve of idlers.splice(0)) resolve();
+  }
+  return {
+    request(job) {
+      if (busy) waiting = {job};
+      else run(job);
+    },
+    idle() {
+      return busy ? new Promise((resolve) => idlers.push(resolve)) : Promise.resolve();
+    },
+  };
 }

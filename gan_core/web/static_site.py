@@ -2,11 +2,12 @@
 
 ``build_site(source, out_dir)`` writes everything a static host needs and nothing that needs a
 server: the page (index.html, site.js, site.css from ``gan_core/web/site/``), the same browser
-module the Gradio page uses (``gan_web.js``, copied as is), onnxruntime-web's three files, the two
-exported networks, the seeds' noise and the model's SeFa directions::
+module the Gradio page uses (``gan_web.js``, copied as is), onnxruntime-web's three files (the gzip -9 copies
+kept in git, checked against their recorded sha256 and decompressed in the page), the two exported
+networks, the seeds' noise and the model's SeFa directions::
 
     index.html site.js site.css gan_web.js        the page: Explore and Interpolate
-    vendor/onnxruntime-web/                       ort.wasm.min.mjs, ort-wasm-simd-threaded.{mjs,wasm}
+    vendor/onnxruntime-web/                       ort.wasm.min.mjs.gz, ort-wasm-simd-threaded.{mjs,wasm}.gz, LICENSE, VERSION
     generator.onnx [discriminator.onnx]           z (B, latent_dim) -> images; images -> logits
     model.json                                    sizes, noise, directions, strengths, ranges
     seeds.bin                                     float32 LE (num_seeds, latent_dim): z of seeds 0..N-1
@@ -14,7 +15,8 @@ exported networks, the seeds' noise and the model's SeFa directions::
 
 ``seeds.bin`` holds exactly the z the server draws for those seeds (``GanPipeline.seed_noise``), so
 a picture in the static page is the server's picture for the same (seed, psi, amounts), to within
-one grey level. Deploy the folder as a Hugging Face Space with ``sdk: static`` or on any static host.
+one grey level. Every file is under a Space's 10 MB per-file limit (the runtime's .wasm is 3.7 MB
+compressed). Deploy the folder as a Hugging Face Space with ``sdk: static`` or on any static host.
 """
 
 from __future__ import annotations
@@ -33,20 +35,21 @@ import gan_core
 from gan_core.core.checks import check_count, shown
 from gan_core.core.models import REPO_URL
 from gan_core.core.onnx_export import ONNX_NAME, export_onnx
+from gan_core.explorer.explorer import MAX_KEYFRAMES
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 from gan_core.pipeline import GanPipeline
+from gan_core.web import runtime as web_runtime
 
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
 PACKAGE_DIR = WEB_DIR.parent
-DEFAULT_RUNTIME = PACKAGE_DIR.parent / "assets" / "vendor" / "onnxruntime-web"
+DEFAULT_RUNTIME = web_runtime.RUNTIME_DIR  # the copy in git
 UI_DIR = WEB_DIR / "site"
 UI_FILES = ("index.html", "site.js", "site.css")
 MODULE_FILE = "gan_web.js"
-# What the page loads from the runtime folder (scripts/get_web_runtime.py's FILES), and its record.
-RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-RUNTIME_RECORD = "VERSION"
+# What the site copies from the runtime folder: the three compressed files the page loads, the licence and the record.
+RUNTIME_FILES = (*map(web_runtime.stored_name, web_runtime.FILES), web_runtime.LICENSE_NAME, web_runtime.RECORD_NAME)
 VENDOR_DIR = "vendor/onnxruntime-web"
 MODEL_JSON = "model.json"
 SEEDS_FILE = "seeds.bin"
@@ -57,7 +60,7 @@ SITE_FORMAT = 1
 SEEDS_RANGE = (1, 100_000)
 MAX_NAME_CHARS = 100
 RUNTIME_HINT = (
-    "run `python scripts/get_web_runtime.py` (it puts onnxruntime-web in assets/vendor/onnxruntime-web) or pass the folder that holds it"
+    "run `python scripts/get_web_runtime.py` to recreate it (the copy in git, assets/onnxruntime-web/) or pass a folder that holds it"
 )
 
 
@@ -77,14 +80,14 @@ def build_site(
     folder beside ``out_dir`` and renamed into place, so a failed build leaves nothing; a previous
     site in ``out_dir`` is replaced, anything else there is refused. Returns ``out_dir``.
 
-    Raises ValueError (bad arguments, a foreign ``out_dir``, weights that do not load),
-    FileNotFoundError (no model at ``source``, no runtime in ``runtime_dir``) and ImportError (a part
-    to export without the onnx extra installed), each one sentence.
+    Raises ValueError (bad arguments, a foreign ``out_dir``, weights that do not load, a runtime file that
+    does not match its recorded sha256), FileNotFoundError (no model at ``source``, no runtime in
+    ``runtime_dir``) and ImportError (a part to export without the onnx extra installed), each one sentence.
     """
     num_seeds = check_count(num_seeds, "The number of seeds", *SEEDS_RANGE)
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS):
         raise ValueError(f"The site's name must be text of 1 to {MAX_NAME_CHARS} characters, got {shown(name)}.")
-    runtime_dir = _check_runtime(Path(runtime_dir))
+    runtime = _check_runtime(Path(runtime_dir))
     out_dir = Path(out_dir).expanduser().absolute()
     _check_out_dir(out_dir)
     pipeline = GanPipeline.from_pretrained(source, name=name.strip() if name else None)
@@ -98,15 +101,15 @@ def build_site(
         shutil.copyfile(WEB_DIR / MODULE_FILE, staging / MODULE_FILE)
         vendor = staging / VENDOR_DIR
         vendor.mkdir(parents=True)
-        for file in RUNTIME_FILES + ((RUNTIME_RECORD,) if (runtime_dir / RUNTIME_RECORD).is_file() else ()):
-            shutil.copyfile(runtime_dir / file, vendor / file)
+        for file in RUNTIME_FILES:
+            shutil.copyfile(runtime.folder / file, vendor / file)
         _write_networks(pipeline, staging)
         seeds = pipeline.seed_noise(range(num_seeds)).numpy()  # (num_seeds, latent_dim) float32
         (staging / SEEDS_FILE).write_bytes(np.ascontiguousarray(seeds, dtype="<f4").tobytes())
         if pipeline.timeline:
             (staging / TIMELINE_FILE).write_bytes(pipeline.timeline[-1].png)
         commit = _gan_core_commit()
-        (staging / MODEL_JSON).write_text(json.dumps(site_config(pipeline, num_seeds, commit)) + "\n")
+        (staging / MODEL_JSON).write_text(json.dumps(site_config(pipeline, num_seeds, commit, runtime)) + "\n")
         (staging / "README.md").write_text(space_card(pipeline, num_seeds, commit))
         _replace(out_dir, staging)
     finally:
@@ -115,8 +118,9 @@ def build_site(
     return out_dir
 
 
-def site_config(pipeline: GanPipeline, num_seeds: int, commit: str | None = None) -> dict:
-    """model.json: what the page needs beside the networks. Directions are (K, latent_dim) nested lists."""
+def site_config(pipeline: GanPipeline, num_seeds: int, commit: str | None = None, runtime: web_runtime.WebRuntime | None = None) -> dict:
+    """model.json: what the page needs beside the networks. Directions are (K, latent_dim) nested lists; ``runtime``
+    (the checked runtime folder) gives the page each runtime file's URL and Subresource Integrity."""
     count = min(NUM_DIRECTIONS, pipeline.latent_dim)
     directions, strengths = pipeline.sefa  # (D, D) rows strongest first, (D,)
     timeline = pipeline.timeline[-1].epoch if pipeline.timeline else None
@@ -138,6 +142,15 @@ def site_config(pipeline: GanPipeline, num_seeds: int, commit: str | None = None
         "numDirections": NUM_DIRECTIONS,  # sliders on the page; those past len(directions) stay hidden
         "psiRange": list(PSI_RANGE),
         "directionLimit": DIRECTION_LIMIT,
+        "maxKeyframes": MAX_KEYFRAMES,
+        # The page fetches each file checked against the sha256 of its .gz (Subresource Integrity) and decompresses it.
+        "runtime": None if runtime is None else {
+            "version": runtime.record.version,
+            "files": {
+                name: {"url": f"{VENDOR_DIR}/{web_runtime.stored_name(name)}", "integrity": file.gzip_integrity, "gzip": True}
+                for name, file in runtime.files.items()
+            },
+        },
         "timeline": {"file": TIMELINE_FILE, "epoch": timeline} if timeline is not None else None,
         "ganCore": {"version": gan_core.__version__, "commit": commit},
     }
@@ -181,7 +194,7 @@ def space_card(pipeline: GanPipeline, num_seeds: int, commit: str | None = None)
         "The seeds' noise is the z the Gradio explorer draws for the same seeds, so both show the same pictures.",
         "",
         "Try it locally with `python -m http.server -d .` and open http://127.0.0.1:8000/.",
-        "onnxruntime-web (vendor/onnxruntime-web/) is MIT-licensed, (c) Microsoft Corporation.",
+        "onnxruntime-web (vendor/onnxruntime-web/, gzip-compressed) is MIT-licensed, (c) Microsoft Corporation: see vendor/onnxruntime-web/LICENSE.",
         "",
     ]
     return "\n".join(lines)
@@ -195,12 +208,13 @@ def is_site(folder: Path) -> bool:
         return False
 
 
-def _check_runtime(runtime_dir: Path) -> Path:
-    missing = [file for file in RUNTIME_FILES if not (runtime_dir / file).is_file()]
+def _check_runtime(runtime_dir: Path) -> web_runtime.WebRuntime:
+    """The runtime folder, every file checked against its record (FileNotFoundError / ValueError with one sentence)."""
+    missing = web_runtime.missing(runtime_dir)
     if missing:
         what = "does not exist" if not runtime_dir.is_dir() else f"lacks {', '.join(missing)}"
         raise FileNotFoundError(f"The onnxruntime-web folder {runtime_dir} {what}; {RUNTIME_HINT}.")
-    return runtime_dir
+    return web_runtime.load_runtime(runtime_dir)
 
 
 def _check_out_dir(out_dir: Path) -> None:

@@ -2,21 +2,22 @@
 //
 // Everything comes from this folder (python -m gan_core.build_site wrote it): model.json (sizes,
 // SeFa directions), seeds.bin (float32 (numSeeds, latentDim): the z the Gradio app draws for those
-// seeds), generator.onnx / discriminator.onnx, and onnxruntime-web in vendor/. After loading, no
-// request leaves the page: every slider movement is one draw here, the latest values only.
+// seeds), generator.onnx / discriminator.onnx, and onnxruntime-web in vendor/ (gzip copies, checked
+// against model.json's sha256 and decompressed here). After loading, no request leaves the page:
+// every slider movement is one draw here, the latest values only.
 //
-// The latent math is the server's: Explore z = psi * z(seed) + sum_k amounts[k] * direction[k]
-// (gan_core.pipeline.GanPipeline.latents); Interpolate walks the keyframes' z like
-// gan_core.explorer.explorer.Explorer.interpolation_frame.
+// The latent math is the server's, in gan_web.js as in the Gradio page: Explore z = psi * z(seed) +
+// sum_k amounts[k] * direction[k] (gan_core.pipeline.GanPipeline.latents); Interpolate walks the
+// keyframes' z like gan_core.explorer.explorer.Explorer.interpolation_frame. The limits of a state
+// (psi range, direction limit, keyframes) come with the model, in model.json.
 
-import {latentFor, lerp, loadModel, loadRuntime, paint, slerp} from './gan_web.js';
+import {frameQueue, interpolationLatent, latentFor, loadModel, loadRuntime, paint} from './gan_web.js';
 
-const MAX_KEYFRAMES = 8;  // gan_core.explorer.explorer.MAX_KEYFRAMES
 const DIRECTION_STEP = 0.05;  // the Gradio app's direction sliders
 const $ = (id) => document.getElementById(id);
 
 // What tests (and the curious) can read: window.site.ready, .idle(), .draws, .state().
-const site = {config: null, draws: 0, ready: null, idle: () => scheduler.idle(), state: () => exploreState()};
+const site = {config: null, draws: 0, ready: null, idle: () => frames.idle(), state: () => exploreState()};
 window.site = site;
 
 let model = null;
@@ -26,34 +27,16 @@ let count = 0;  // K: direction sliders in use
 
 // ------------------------------------------------------------------ one draw at a time
 
-// Slider events can come far faster than G runs. Each view asks for a draw; while one runs, later
-// asks only mark the view as wanted, and the next draw reads the controls' values as they are then.
-const scheduler = {
-  busy: false,
-  wanted: new Set(),
-  waiters: [],
-  request(view) {
-    this.wanted.add(view);
-    if (!this.busy) this.pump();
-  },
-  async pump() {
-    this.busy = true;
-    while (this.wanted.size) {
-      const [view] = this.wanted;
-      this.wanted.delete(view);
-      try {
-        await view.draw();
-      } catch (err) {
-        showStatus(`Could not draw: ${err.message}`);
-      }
-    }
-    this.busy = false;
-    for (const resolve of this.waiters.splice(0)) resolve();
-  },
-  idle() {
-    return this.busy ? new Promise((resolve) => this.waiters.push(resolve)) : Promise.resolve();
-  },
-};
+// Slider events can come far faster than G runs: one frame in flight, the view asked for last drawn
+// next (it reads the controls' values as they are then).
+const frames = frameQueue(async (view) => {
+  try {
+    await view.draw();
+  } catch (err) {
+    console.warn('a frame failed', err);
+    showStatus('A picture could not be drawn; reloading the page may help.');
+  }
+});
 
 function makeView(prefix, latent) {
   const canvas = $(`${prefix}-picture`);
@@ -79,18 +62,15 @@ const exploreView = makeView('explore', () => {
 
 const walkView = makeView('walk', () => {
   const keys = parseKeyframes($('keyframes').value);
-  showFieldNote($('keyframes'), $('keyframes-hint'), keys.error, '2 to 8 seeds separated by commas; the path visits them in order.');
+  showFieldNote($('keyframes'), $('keyframes-hint'), keys.error, keyframesHint());
   if (keys.error) return null;
-  const t = Number($('t').value);
   const method = document.querySelector('input[name="method"]:checked').value;
-  // As Explorer.interpolation_frame: K keyframes make K - 1 segments; t picks one and a place in it.
-  const segments = keys.seeds.length - 1;
-  const index = Math.min(Math.floor(t * segments), segments - 1);
-  const local = t * segments - index;
-  const a = seedLatent(keys.seeds[index]);
-  const b = seedLatent(keys.seeds[index + 1]);
-  return method === 'lerp' ? lerp(a, b, local) : slerp(a, b, local);
+  return interpolationLatent(keys.seeds.map(seedLatent), Number($('t').value), method);
 });
+
+function keyframesHint() {
+  return `2 to ${site.config.maxKeyframes} seeds separated by commas; the path visits them in order.`;
+}
 
 // ------------------------------------------------------------------ state
 
@@ -120,8 +100,9 @@ function exploreState() {
 
 function parseKeyframes(text) {
   const items = text.trim().split(/[,\s]+/).filter(Boolean);
-  if (items.length < 2 || items.length > MAX_KEYFRAMES) {
-    return {error: `Give 2 to ${MAX_KEYFRAMES} seeds separated by commas, like "0, 1"; got ${items.length}.`};
+  const most = site.config.maxKeyframes;
+  if (items.length < 2 || items.length > most) {
+    return {error: `Give 2 to ${most} seeds separated by commas, like "0, 1"; got ${items.length}.`};
   }
   for (const item of items) {
     if (!/^\d{1,12}$/.test(item) || seedError(item)) return {error: seedError(item) ?? `${item} is not a seed.`};
@@ -253,13 +234,13 @@ function selectTab(tab) {
     other.tabIndex = selected ? 0 : -1;
     $(other.getAttribute('aria-controls')).hidden = !selected;
   }
-  scheduler.request(tab.id === 'tab-explore' ? exploreView : walkView);
+  frames.request(tab.id === 'tab-explore' ? exploreView : walkView);
 }
 
 function wire() {
   const explore = () => {
     showExploreValues();
-    scheduler.request(exploreView);
+    frames.request(exploreView);
   };
   for (const input of document.querySelectorAll('#explore input')) {
     input.addEventListener('input', explore);
@@ -278,7 +259,7 @@ function wire() {
   });
   const walk = () => {
     $('t-value').textContent = Number($('t').value).toFixed(2);
-    scheduler.request(walkView);
+    frames.request(walkView);
   };
   for (const input of document.querySelectorAll('#interpolate input')) input.addEventListener('input', walk);
   const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
@@ -319,7 +300,9 @@ async function fetchBytes(url, what) {
 }
 
 async function start() {
-  if (typeof WebAssembly !== 'object') throw new Error('this browser has no WebAssembly, which the model needs.');
+  if (typeof WebAssembly !== 'object' || typeof DecompressionStream !== 'function') {
+    throw new BrowserTooOld('this browser lacks WebAssembly or DecompressionStream');
+  }
   const config = JSON.parse(new TextDecoder().decode(await fetchBytes('model.json', 'the model description')));
   site.config = config;
   describe(config);
@@ -330,7 +313,8 @@ async function start() {
   $('seed').max = String(config.numSeeds - 1);
 
   showStatus('Loading the model and the runtime…');
-  const [seedBytes] = await Promise.all([fetchBytes(config.seeds, 'the seeds'), loadRuntime('vendor/onnxruntime-web/')]);
+  if (!config.runtime) throw new Error('model.json names no runtime; rebuild the site with python -m gan_core.build_site.');
+  const [seedBytes] = await Promise.all([fetchBytes(config.seeds, 'the seeds'), loadRuntime(config.runtime)]);
   const expected = config.numSeeds * config.latentDim * 4;
   if (seedBytes.byteLength !== expected) throw new Error(`${config.seeds} holds ${seedBytes.byteLength} bytes; expected ${expected} (${config.numSeeds} seeds of ${config.latentDim} float32).`);
   seeds = new Float32Array(seedBytes);  // little-endian, as every browser's platform is
@@ -355,11 +339,19 @@ async function start() {
   sizePictures();
   wire();
   showStatus('');
-  scheduler.request(exploreView);
-  await scheduler.idle();
+  $('keyframes-hint').textContent = keyframesHint();
+  frames.request(exploreView);
+  await frames.idle();
 }
 
+/** A browser that cannot run the model at all (the visitor can try another one). */
+class BrowserTooOld extends Error {}
+
+// A visitor reads one calm sentence; what went wrong goes to the console.
 site.ready = start().catch((err) => {
-  showStatus(`Could not start the explorer: ${err.message}`);
+  console.warn('the explorer did not start', err);
+  showStatus(err instanceof BrowserTooOld
+    ? 'This browser cannot run the model; a current Chrome, Firefox or Safari can.'
+    : 'The model could not be loaded; reloading the page may help.');
   throw err;
 });
