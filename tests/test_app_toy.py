@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -53,6 +55,32 @@ def test_a_game_runs_steps_and_goes_on_in_the_same_session(server):
     assert frame["step"] == 1
 
 
+def test_the_head_start_preset_is_an_optional_last_value(server):
+    client = Client(server.url, verbose=False)
+    frame, _ = client.predict("ring8", 2, 0.01, 0.001, 1, "minimax", 0, "head-start", api_name="/toy_reset")
+    assert frame["head_start_left"] == frame["head_start"] == 1000 and "alone for its first 1,000 steps" in frame["settings"]
+    assert frame["chart"]["head_start"] == 1000 and frame["chart"]["training"] == "minimax"
+    frame, slow = client.predict("ring8", 2, 0.01, 0.001, 1, "minimax", 0, "head-start", api_name="/toy_step")
+    assert frame["head_start_left"] == 0 and frame["step"] == 1 and slow["sentences"][0].startswith("First D trained alone for 1,000 steps")
+    assert slow["pulls"]["minimax"] < 1e-2 * slow["pulls"]["non-saturating"]  # D rejects G's points: the minimax loss saturates
+    frames = client.submit("ring8", 2, 0.01, 0.001, 1, "minimax", 0, 20, "head-start", api_name="/toy_run")
+    frames.result()
+    assert frames.outputs()[-1]["step"] == 21  # the same game goes on; its head start is done
+    # A raw request written before presets existed (seven values) plays the usual game.
+    request = urllib.request.Request(
+        f"{server.url}gradio_api/call/toy_reset", data=json.dumps({"data": SETTINGS}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{server.url}gradio_api/call/toy_reset/{event}", timeout=60) as response:
+        stream = response.read().decode()
+    assert "event: complete" in stream
+    frame = json.loads([line for line in stream.splitlines() if line.startswith("data:")][-1][5:])[0]
+    assert frame["head_start"] == 0 and "Adam, lr G 0.001" in frame["settings"]
+    with pytest.raises(AppError, match="The start must be one of usual, head-start"):
+        client.predict(*SETTINGS, "late", api_name="/toy_reset")
+
+
 @pytest.mark.parametrize(
     ("endpoint", "args", "message"),
     [
@@ -96,6 +124,11 @@ def test_the_game_redraws_while_it_trains_and_one_step_shows_the_terms(server, b
     assert after_g[1] < after_d[1]  # G's step lowered E[log(1 - D(G(z)))]
     assert page.locator("#toy-slow figure img").count() == 3
     assert "raised" in page.inner_text("#toy-slow")
+    assert "on the log scale of the key" in page.inner_text("#toy-slow")
+    # The pull chart: both losses' lines, the one that trains drawn solid, and D(G(z)).
+    assert page.locator("#toy-picture .gan-toy-chart polyline").count() == 3
+    assert page.get_attribute("#toy-picture .gan-toy-pull-non-saturating", "class").endswith("gan-toy-training")
+    assert len(page.get_attribute("#toy-picture .gan-toy-pull-minimax", "points").split()) >= 2
     page.close()  # the page's game is freed at once (Gradio would keep its state an hour)
     deadline = time.monotonic() + 15
     while "freed the 2-D game of a closed page" not in server.log() and time.monotonic() < deadline:

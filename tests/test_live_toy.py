@@ -221,14 +221,100 @@ def test_render_draws_the_heat_map_the_points_and_the_arrows():
     assert tuple(picture[30, side - 1]) == toy.FAKE_COLOUR
     assert tuple(toy.to_pixels(np.array([[0.0, 0.0], [-9.0, 9.0]]), extent, side)[1]) == (0, 0)
 
-    arrows = np.array([[0.0, 1.0], [0.0, 0.0]])  # G's first point is pulled straight up
+    arrows = np.array([[0.0, 1.0], [0.0, 0.0]])  # G's first point is pulled straight up, with a pull of 1
     with_arrows = toy.render(field, real, fake, extent, side=side, arrows=arrows)
     changed = np.argwhere((with_arrows != picture).any(axis=2))
     assert len(changed) >= 15
-    assert changed[:, 0].max() <= 45 and changed[:, 0].min() == 45 - toy.ARROW_LONGEST  # from the point up, as long as the longest
-    assert np.abs(changed[:, 1] - 45).max() <= 6  # along its column (the head is a few px wide)
+    # Up from the point, 10 px per decade above 1e-4 (the lines are 2 px wide).
+    assert changed[:, 0].max() <= 45 and abs(changed[:, 0].min() - (45 - 40)) <= 1
+    assert np.abs(changed[:, 1] - 45).max() <= 8  # along its column (the head is a few px wide)
     with pytest.raises(ValueError, match="square"):
         toy.render(np.zeros((3, 4)), real, fake, extent)
+
+
+def test_arrows_are_drawn_on_one_log_scale_with_its_key():
+    # The same scale in every picture: nothing at 1e-4 or below, 10 px per tenfold pull, the longest (50 px) from 10.
+    pulls = np.array([1e-6, 1e-4, 1e-3, 0.1, 1.0, 10.0, 1000.0])
+    np.testing.assert_allclose(toy.arrow_pixels(pulls), [0, 0, 10, 30, 40, 50, 50], atol=1e-9)
+    side, extent = 360, 3.0
+    field = np.full((4, 4), 0.5, np.float32)
+    fake = np.array([[0.0, 0.0], [1.5, 1.5]])  # pixels (180, 180) and (90, 270)
+    none = toy.render(field, np.zeros((0, 2)), fake, extent, side=side)
+    keyed = toy.render(field, np.zeros((0, 2)), fake, extent, side=side, arrows=np.zeros((2, 2)))
+    key = np.argwhere((keyed != none).any(axis=2))
+    assert len(key) > 0 and key[:, 0].min() > side - 80 and key[:, 1].max() < 130  # the key sits in the bottom-left corner
+    arrows = np.array([[1e-3, 0.0], [-10.0, 0.0]])  # a weak pull to the right, a strong one to the left
+    drawn = np.argwhere((toy.render(field, np.zeros((0, 2)), fake, extent, side=side, arrows=arrows) != keyed).any(axis=2))
+    right = drawn[np.abs(drawn[:, 0] - 180) <= 8]
+    left = drawn[np.abs(drawn[:, 0] - 90) <= 8]
+    assert right[:, 1].min() >= 180 - 2 and abs(right[:, 1].max() - (180 + 10)) <= 1
+    assert left[:, 1].max() <= 270 + 2 and abs(left[:, 1].min() - (270 - 50)) <= 1
+
+
+def test_the_pull_chart_puts_both_losses_on_one_log_axis_and_starts_at_the_head_start():
+    trace = [
+        {"at": -1000, "non-saturating": 0.01, "minimax": 0.01, "d_fake": 0.5},
+        {"at": 0, "non-saturating": 1.0, "minimax": 1e-8, "d_fake": 1e-8},
+        {"at": 1000, "non-saturating": 100.0, "minimax": 1e-12, "d_fake": 1.0},
+    ]
+    chart = toy.pull_chart(trace, "minimax", head_start=1000)
+    assert chart["training"] == "minimax" and chart["zero"] == 500
+    # 1e-8 .. 1e2 over 1000 units, y down: 1e-2 at 600, 1 at 800 from the top's 1e2 ... below 1e-8 stays on the axis.
+    assert chart["lines"]["non-saturating"] == "0,400 500,200 1000,0"
+    assert chart["lines"]["minimax"] == "0,400 500,1000 1000,1000"
+    assert chart["d_fake"] == "0,500 500,1000 1000,0"
+    assert [t["label"] for t in chart["x_ticks"]][0] == "-1,000" and "0" in [t["label"] for t in chart["x_ticks"]]
+    assert [t["label"] for t in chart["pull_ticks"]] == ["1e-8", "1e-6", "1e-4", "1e-2", "1", "1e2"]
+    empty = toy.pull_chart([], "non-saturating")
+    assert empty["lines"] == {"non-saturating": "", "minimax": ""} and empty["x_ticks"][0]["label"] == "0"
+
+
+@pytest.mark.parametrize("loss", toy.LOSSES)
+def test_each_frame_measures_both_pulls_on_the_same_points_whichever_loss_trains(loss):
+    game = toy.ToyGame(toy.ToyConfig(loss=loss, seed=2))
+    game.train(20)
+    pulls = game.pulls()
+    x = game.shown_fake().requires_grad_(True)
+    logit = game.discriminator(x)
+    (grad,) = torch.autograd.grad(logit.sum(), x)
+    d = torch.sigmoid(logit.detach())
+    assert pulls["non-saturating"] == pytest.approx(((1 - d) * grad.norm(dim=1)).mean().item(), rel=1e-5)
+    assert pulls["minimax"] == pytest.approx((d * grad.norm(dim=1)).mean().item(), rel=1e-5)
+    assert pulls["d_fake"] == pytest.approx(d.mean().item(), rel=1e-6)
+    frame = toy.frame(game)
+    assert frame["chart"]["now"] == pytest.approx(pulls) and game.trace[-1]["at"] == 20
+    toy.frame(game)  # the same step again: one record per step
+    assert len(game.trace) == 1
+
+
+def test_a_head_start_game_first_trains_d_alone_then_g_by_plain_gradient_steps():
+    config = toy.ToyConfig(preset="head-start", lr_g=1e-2)
+    game = toy.ToyGame(config)
+    assert isinstance(game.opt_g, torch.optim.SGD) and game.head_start_left == 1000 and game.position == -1000
+    before = game.shown_fake()
+    assert game.head_start(300) == 300 and game.position == -700 and game.step == 0
+    assert torch.equal(game.shown_fake(), before)  # G waits
+    frames = list(toy.run(game, "ring8", 2, 1e-2, 1e-3, 1, "minimax", 0, 20, "head-start", frame_seconds=0.0))
+    lefts = [frame["head_start_left"] for _, frame in frames]
+    assert lefts[0] == 700 and lefts[-1] == 0 and lefts == sorted(lefts, reverse=True) and frames[-1][1]["step"] == 20
+    assert frames[-1][1]["chart"]["head_start"] == 1000 and "alone for its first 1,000 steps" in frames[-1][1]["settings"]
+    assert toy.prepared(game, toy.ToyConfig(preset="usual")) is not game  # a new preset is a new game
+    _, _, details = toy.one_step(None, "ring8", 2, 1e-2, 1e-3, 1, "minimax", 0, "head-start")
+    assert details["sentences"][0].startswith("First D trained alone for 1,000 steps")
+    assert details["pulls"]["minimax"] < 1e-2 * details["pulls"]["non-saturating"]  # D rejects G's points: minimax saturates
+    with pytest.raises(ValueError, match="The start must be one of usual, head-start"):
+        toy.ToyConfig(preset="late")
+
+
+@pytest.mark.slow
+def test_after_the_head_start_the_minimax_g_stalls_and_the_non_saturating_g_reaches_the_data():
+    distance = {}
+    for loss in toy.LOSSES:
+        game = toy.ToyGame(toy.ToyConfig(preset="head-start", lr_g=1e-2, loss=loss, seed=1))
+        start = torch.cdist(game.shown_fake(), game.mixture.centres_tensor()).min(dim=1).values.mean().item()
+        game.train(600)
+        distance[loss] = torch.cdist(game.shown_fake(), game.mixture.centres_tensor()).min(dim=1).values.mean().item() / start
+    assert distance["minimax"] > 0.95 and distance["non-saturating"] < 0.5
 
 
 # --------------------------------------------------------------------------- what the app calls

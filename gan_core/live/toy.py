@@ -7,6 +7,13 @@ drawn over the whole plane as a heat map. The objective is the image GAN's
 G minimises the non-saturating loss -log D(G(z)) (or, to show why that loss exists, the minimax
 loss log(1 - D(G(z))), which saturates while D rejects G's points), both with Adam.
 
+A preset, "D gets a head start" (:data:`PRESETS`), shows why G's loss is the non-saturating one: D trains alone
+first until it rejects G's points with confidence, then G takes plain gradient steps (SGD). Under the minimax loss
+G's gradient is then almost zero and its points stay where they are; under the non-saturating loss they reach the
+data. (With Adam the same head start hardly shows: Adam divides each step by the gradient's recent size, so even a
+gradient a million times smaller moves G as fast; BENCHMARKS.md, "The 2-D game".) Each frame measures how hard both
+losses pull G's points (:meth:`ToyGame.pulls`), whichever trains, for the page's chart.
+
 Everything runs on the CPU in a few milliseconds per step (MLPs of two hidden layers, a batch of
 256), so a game reaches all 8 modes of the ring in seconds, and a collapse onto a few modes shows
 as it happens (:func:`mode_coverage` counts the modes G's points reach). All randomness comes from
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from gan_core.core.checks import check_choice, check_count, check_number, check_seed
@@ -204,6 +211,30 @@ NOISE_DIMS = (1, 16)
 D_STEPS = (1, 10)
 
 
+@dataclass(frozen=True)
+class Preset:
+    """How a game starts: ``head_start`` updates of D alone before G's first step, and G's optimiser ("adam" or "sgd",
+    plain gradient descent without momentum, whose step is as long as the gradient). D always uses Adam."""
+
+    name: str
+    label: str  # in plain words, for the page
+    head_start: int
+    g_optimizer: str
+    lr_g: float  # the G learning rate the page suggests with this preset
+
+
+# "head-start": after 1,000 steps alone D gives G's points D(G(z)) ~ 5e-5, so the minimax gradient is ~1e-4 of the
+# non-saturating one; with SGD (lr 0.01) the minimax G then stays put while the non-saturating G reaches the data
+# (benchmarks/toy_game.py --preset head-start; BENCHMARKS.md).
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("usual", "Both start together; G uses Adam", 0, "adam", 1e-3),
+        Preset("head-start", "D gets a head start: D trains alone for 1,000 steps, then G takes plain gradient steps", 1000, "sgd", 1e-2),
+    )
+}
+
+
 @dataclass
 class ToyConfig:
     """One game's settings. ``mixture``, ``noise_dim``, ``hidden``, ``batch_size`` and ``seed`` make the game
@@ -218,9 +249,11 @@ class ToyConfig:
     seed: int = 0
     hidden: int = 128
     batch_size: int = 256
+    preset: str = "usual"
 
     def __post_init__(self) -> None:
         get_mixture(self.mixture)
+        check_choice(self.preset, "The start", tuple(PRESETS))
         self.noise_dim = check_count(self.noise_dim, "The noise dimension", *NOISE_DIMS)
         self.lr_g = check_number(self.lr_g, "G's learning rate", *LR_RANGE)
         self.lr_d = check_number(self.lr_d, "D's learning rate", *LR_RANGE)
@@ -232,7 +265,7 @@ class ToyConfig:
 
     def game_key(self) -> tuple:
         """What makes a game: equal keys, same game (the rest are settings of the running game)."""
-        return (self.mixture, self.noise_dim, self.seed, self.hidden, self.batch_size)
+        return (self.mixture, self.noise_dim, self.seed, self.hidden, self.batch_size, self.preset)
 
 
 @dataclass(frozen=True)
@@ -248,6 +281,7 @@ class Terms:
 
 
 SHOWN_REAL = 512  # real points in the picture
+TRACE_POINTS = 400  # records the pull chart keeps (halved, every other, when full)
 SHOWN_FAKE = 1024  # G's points in the picture, from fixed noise (a steady cloud from frame to frame); also what coverage counts
 
 
@@ -264,12 +298,18 @@ class ToyGame:
         self.random = torch.Generator().manual_seed(config.seed)
         self.generator = _built(ToyGenerator, self.random, noise_dim=config.noise_dim, hidden=config.hidden)
         self.discriminator = _built(ToyDiscriminator, self.random, hidden=config.hidden)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=BETAS)
+        self.preset = PRESETS[config.preset]
+        if self.preset.g_optimizer == "sgd":
+            self.opt_g = torch.optim.SGD(self.generator.parameters(), lr=config.lr_g)
+        else:
+            self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=BETAS)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=BETAS)
         self.shown_real = sample_mixture(self.mixture, SHOWN_REAL, self.random)  # (SHOWN_REAL, 2)
         self.shown_noise = torch.randn(SHOWN_FAKE, config.noise_dim, generator=self.random)  # (SHOWN_FAKE, noise_dim)
-        self.step = 0
+        self.step = 0  # G's steps
+        self.head_start_left = self.preset.head_start  # D's updates alone still to come before G's first step
         self.last: dict[str, float] = {}  # the last step's losses and D's mean outputs
+        self.trace: list[dict] = []  # one record per frame for the pull chart: "at" (see position), "non-saturating", "minimax", "d_fake"
         self.lock = threading.RLock()
         self.released = False
 
@@ -335,10 +375,27 @@ class ToyGame:
         self.last["loss_g"] = loss_g.item()
         return self.last["loss_g"]
 
-    def train(self, steps: int) -> None:
-        """``steps`` training steps: each ``d_steps`` updates of D on fresh batches, then one update of G."""
+    @property
+    def position(self) -> int:
+        """Where the game is, in steps: G's step, or minus the updates D's head start still has to make (-1000 .. 0)."""
+        return self.step - self.head_start_left
+
+    def head_start(self, updates: int) -> int:
+        """Up to ``updates`` of the D updates alone that the preset gives D before G's first step; returns how many were made."""
         with self.lock:
             self.check_open()
+            count = min(updates, self.head_start_left)
+            for _ in range(count):
+                self.update_d(self.real_batch(), self.noise_batch())
+            self.head_start_left -= count
+            return count
+
+    def train(self, steps: int) -> None:
+        """``steps`` training steps (after whatever is left of D's head start): each ``d_steps`` updates of D on fresh
+        batches, then one update of G."""
+        with self.lock:
+            self.check_open()
+            self.head_start(self.head_start_left)
             for _ in range(steps):
                 for _ in range(self.config.d_steps):
                     self.update_d(self.real_batch(), self.noise_batch())
@@ -368,6 +425,41 @@ class ToyGame:
         finally:
             self.discriminator.requires_grad_(True)
         return points.detach(), -gradient
+
+    def pulls(self, noise: torch.Tensor | None = None) -> dict[str, float]:
+        """How hard each loss pulls G's points G(noise) (default: the shown noise), whichever loss trains: the mean over the
+        points of ||dLoss_G/dx|| under the non-saturating and the minimax loss, and D's mean verdict D(G(z)) on them.
+
+        Per point the two are (1 - D(x)) and D(x) times ||grad logit||, so where D rejects x the minimax pull vanishes.
+        """
+        noise = self.shown_noise if noise is None else noise
+        with torch.no_grad():
+            points = self.generator(noise)  # (B, 2)
+        points.requires_grad_(True)
+        self.discriminator.requires_grad_(False)
+        try:
+            logits = self.discriminator(points)  # (B,)
+            (grad_logit,) = torch.autograd.grad(logits.sum(), points)
+        finally:
+            self.discriminator.requires_grad_(True)
+        verdict = torch.sigmoid(logits.detach())  # (B,)
+        steepness = grad_logit.norm(dim=1)  # (B,)
+        return {
+            "non-saturating": float(((1 - verdict) * steepness).mean()),
+            "minimax": float((verdict * steepness).mean()),
+            "d_fake": float(verdict.mean()),
+        }
+
+    def traced(self) -> dict:
+        """:meth:`pulls` now, recorded in ``trace`` at :attr:`position` (once per position; at most TRACE_POINTS, thinned)."""
+        record = {"at": self.position, **self.pulls()}
+        if self.trace and self.trace[-1]["at"] == record["at"]:
+            self.trace[-1] = record
+        else:
+            if len(self.trace) >= TRACE_POINTS:
+                self.trace = self.trace[::2]
+            self.trace.append(record)
+        return record
 
     @torch.no_grad()
     def verdict_field(self, resolution: int = 48) -> np.ndarray:
@@ -406,7 +498,14 @@ ARROW_COLOUR = (20, 20, 20)
 PICTURE_SIDE = 360  # px
 FIELD_RESOLUTION = 48  # D is evaluated on a 48 x 48 grid, then interpolated to the picture
 ARROWS_SHOWN = 64  # arrows on this many of G's points (more clutter the picture)
-ARROW_LONGEST = 28  # px: the longest arrow; the others to scale
+# Arrow lengths are logarithmic and the same in every picture, so pictures (and losses) compare: a pull
+# ||dLoss_G/dx|| of ARROW_FLOOR or less gets no arrow, each tenfold stronger pull adds ARROW_PX_PER_DECADE px, and
+# pulls of 10 or more get the longest arrow. (Scaled linearly to the longest, most arrows were a few px long.)
+ARROW_FLOOR = 1e-4
+ARROW_PX_PER_DECADE = 10
+ARROW_LONGEST = 50  # px, at a pull of ARROW_FLOOR * 10 ** 5 = 10
+ARROW_KEY = (10.0, 0.1, 0.001)  # the pulls the picture's key shows
+ARROW_KEY_SIDE = 200  # px: smaller pictures have no room for the key
 
 
 def _heat_lut() -> np.ndarray:
@@ -443,40 +542,65 @@ def _stamp(picture: np.ndarray, pixels: np.ndarray, colour: tuple[int, int, int]
     picture[rows, columns] = colour
 
 
+def arrow_pixels(lengths: np.ndarray) -> np.ndarray:
+    """Drawn arrow lengths in px for pulls ``lengths`` (N,) >= 0: log scale, 0 at ARROW_FLOOR and below, ARROW_LONGEST from 10."""
+    decades = np.log10(np.maximum(np.asarray(lengths, dtype=np.float64), ARROW_FLOOR) / ARROW_FLOOR)
+    return np.clip(ARROW_PX_PER_DECADE * decades, 0.0, ARROW_LONGEST)
+
+
+def _arrow(draw: ImageDraw.ImageDraw, start: tuple[float, float], angle: float, pixels: float) -> None:
+    """An arrow of ``pixels`` px from ``start`` (column, row) at ``angle`` (radians, counter-clockwise from +x, rows down)."""
+    tip = (start[0] + pixels * math.cos(angle), start[1] - pixels * math.sin(angle))
+    draw.line([start, tip], fill=ARROW_COLOUR, width=2)
+    head = min(7.0, 0.5 * pixels)
+    for turn in (2.6, -2.6):  # the two barbs, about 30 degrees off the shaft
+        draw.line([tip, (tip[0] + head * math.cos(angle + turn), tip[1] - head * math.sin(angle + turn))], fill=ARROW_COLOUR, width=2)
+
+
+def _arrow_key(image: Image.Image) -> None:
+    """The arrows' scale in the bottom-left corner: one arrow per pull of ARROW_KEY, labelled, on a pale box."""
+    font = ImageFont.load_default(size=12)
+    side = image.height
+    row_height = 15
+    top = side - 6 - row_height * (len(ARROW_KEY) + 1)
+    draw = ImageDraw.Draw(image, "RGBA")
+    draw.rounded_rectangle([4, top, 4 + ARROW_LONGEST + 56, side - 4], radius=4, fill=(255, 255, 255, 190))
+    draw.text((9, top + 2), "pull (log scale)", fill=ARROW_COLOUR, font=font)
+    for k, pull in enumerate(ARROW_KEY):
+        row = top + row_height * (k + 1) + 8
+        _arrow(draw, (9.0, row), 0.0, float(arrow_pixels(np.array([pull]))[0]))
+        draw.text((9 + ARROW_LONGEST + 8, row - 7), f"{pull:g}", fill=ARROW_COLOUR, font=font)
+
+
 def render(
     field: np.ndarray, real: np.ndarray, fake: np.ndarray, extent: float, side: int = PICTURE_SIDE, arrows: np.ndarray | None = None
 ) -> np.ndarray:
     """The game as a picture, uint8 (side, side, 3): D's verdict ``field`` (R, R) in [0, 1] (row 0 at the top) as a heat map over
     [-extent, extent]^2, ``G's ``fake`` points (M, 2) in purple, ``real`` points (N, 2) in green on top, and, if given, ``arrows``
-    (M, 2): one per fake point (the first ARROWS_SHOWN of them), scaled together so the longest is ARROW_LONGEST px.
+    (M, 2): one per fake point (the first ARROWS_SHOWN of them), their lengths on the log scale of :func:`arrow_pixels`
+    (the same in every picture), with the scale's key in the bottom-left corner (from ARROW_KEY_SIDE px).
     """
     if field.ndim != 2 or field.shape[0] != field.shape[1]:
         raise ValueError(f"field must be a square (R, R) array, got shape {field.shape}.")
     heat = Image.fromarray(np.ascontiguousarray(field, dtype=np.float32), mode="F").resize((side, side), Image.BILINEAR)
     levels = np.clip(np.asarray(heat) * 255 + 0.5, 0, 255).astype(np.uint8)
     picture = np.take(HEAT_LUT, levels, axis=0)  # (side, side, 3); np.take is 4x faster than fancy indexing here
+    if arrows is not None and side >= ARROW_KEY_SIDE:  # the key under the points, so that no point hides behind it
+        image = Image.fromarray(picture)
+        _arrow_key(image)
+        picture = np.asarray(image).copy()
     fake_pixels = to_pixels(fake, extent, side)
     _stamp(picture, fake_pixels, FAKE_COLOUR)
     _stamp(picture, to_pixels(real, extent, side), REAL_COLOUR)  # on top: where the data is stays visible under G's points
     if arrows is None:
         return picture
     shown = arrows[:ARROWS_SHOWN]
-    lengths = np.linalg.norm(shown, axis=1)
-    if lengths.max(initial=0.0) <= 0:
-        return picture
-    # Pixels per unit of gradient; the picture's rows grow downward, so y flips.
-    scale = ARROW_LONGEST / lengths.max()
+    pixels = arrow_pixels(np.linalg.norm(shown, axis=1))
     image = Image.fromarray(picture)
     draw = ImageDraw.Draw(image)
-    for (row, column), (gx, gy), length in zip(fake_pixels[:ARROWS_SHOWN], shown, lengths, strict=True):
-        if length * scale < 1.5:
-            continue
-        tip = (column + gx * scale, row - gy * scale)
-        draw.line([(column, row), tip], fill=ARROW_COLOUR, width=1)
-        angle = math.atan2(-gy, gx)
-        head = min(6.0, 0.4 * length * scale)
-        for turn in (2.6, -2.6):  # the two barbs, about 30 degrees off the shaft
-            draw.line([tip, (tip[0] + head * math.cos(angle + turn), tip[1] + head * math.sin(angle + turn))], fill=ARROW_COLOUR, width=1)
+    for (row, column), (gx, gy), length in zip(fake_pixels[:ARROWS_SHOWN], shown, pixels, strict=True):
+        if length >= 1.5:
+            _arrow(draw, (float(column), float(row)), math.atan2(gy, gx), length)
     return np.asarray(image).copy()
 
 
@@ -486,20 +610,80 @@ def render(
 def describe(config: ToyConfig) -> str:
     """The settings in one line, as the page shows them."""
     loss = "−log D(G(z)) (non-saturating)" if config.loss == "non-saturating" else "log(1 − D(G(z))) (minimax)"
+    preset = PRESETS[config.preset]
+    if preset.g_optimizer == "sgd":
+        optimisers = (
+            f"D: Adam, lr {config.lr_d:g}, betas {BETAS}, alone for its first {preset.head_start:,} steps; "
+            f"G: plain gradient descent (SGD), lr {config.lr_g:g}"
+        )
+    else:
+        optimisers = f"Adam, lr G {config.lr_g:g}, lr D {config.lr_d:g}, betas {BETAS}"
     return (
-        f"Adam, lr G {config.lr_g:g}, lr D {config.lr_d:g}, betas {BETAS}; {config.d_steps} D step(s) per G step; G's loss {loss}; "
+        f"{optimisers}; {config.d_steps} D step(s) per G step; G's loss {loss}; "
         f"batch {config.batch_size}; noise {config.noise_dim}-D; MLPs of 2 × {config.hidden}; seed {config.seed}"
     )
 
 
+# The pull chart: a log axis for ||dLoss_G/dx|| (fixed, so that an empty chart and every game share it) over a linear
+# axis for D(G(z)). Coordinates go to the page in thousandths of each panel, y from the top.
+PULL_DECADES = (-8, 2)  # the log axis: 1e-8 .. 1e2
+CHART_UNITS = 1000
+
+
+def _ticks(low: int, high: int) -> list[int]:
+    """About five round ticks from ``low`` to ``high`` (steps), 0 among them when in range."""
+    span = max(high - low, 1)
+    size = 10 ** math.floor(math.log10(span / 4))
+    size *= next(m for m in (1, 2, 5, 10) if span / (size * m) <= 5)
+    return [t for t in range(math.ceil(low / size) * size, high + 1, size)]
+
+
+def pull_chart(trace: list[dict], loss: str, head_start: int = 0) -> dict:
+    """The pull chart as data the page plots: for each loss, a polyline "x,y x,y ..." of its mean pull ||dLoss_G/dx|| (log
+    axis PULL_DECADES), and one of D(G(z)) (0 .. 1), in CHART_UNITS per panel (y down); the ticks of both axes, and which
+    loss trains. x runs from minus D's head start (0 without one) to the last step (at least 100).
+
+    ``trace``: records {"at", "non-saturating", "minimax", "d_fake"} as :meth:`ToyGame.traced` keeps them.
+    """
+    low = -head_start
+    high = max(100, trace[-1]["at"] if trace else 0)
+    decades = PULL_DECADES[1] - PULL_DECADES[0]
+
+    def x(at: float) -> int:
+        return round(CHART_UNITS * (at - low) / (high - low))
+
+    def y_pull(value: float) -> int:
+        decade = math.log10(max(value, 10.0 ** PULL_DECADES[0])) if value > 0 else PULL_DECADES[0]
+        return round(CHART_UNITS * (PULL_DECADES[1] - min(decade, PULL_DECADES[1])) / decades)
+
+    def line(key: str, y) -> str:
+        return " ".join(f"{x(r['at'])},{y(r[key])}" for r in trace)
+
+    latest = trace[-1] if trace else {}
+    return {
+        "training": loss,
+        "lines": {name: line(name, y_pull) for name in LOSSES},
+        "d_fake": line("d_fake", lambda v: round(CHART_UNITS * (1 - v))),
+        "x_ticks": [{"at": x(t), "label": f"{t:,}"} for t in _ticks(low, high)],
+        "pull_ticks": [{"at": y_pull(10.0**d), "label": f"1e{d}" if d else "1"} for d in range(PULL_DECADES[0], PULL_DECADES[1] + 1, 2)],
+        "head_start": head_start,
+        "zero": x(0),
+        "now": {name: latest.get(name) for name in (*LOSSES, "d_fake")},
+    }
+
+
 def frame(game: ToyGame) -> dict:
     """What the page shows of a game now: ``src`` (a PNG data URL of :func:`render`), the step, the last losses and
-    D's mean outputs (None before the first step), the mode coverage and its sentence, and the settings."""
+    D's mean outputs (None before the first step), the mode coverage and its sentence, the settings, D's head start
+    (``head_start``: its length, ``head_start_left``: the updates still to come) and ``chart`` (:func:`pull_chart`,
+    with this frame's pulls recorded)."""
     with game.lock:
         game.check_open()
         fake = game.shown_fake()
         field = game.verdict_field(FIELD_RESOLUTION)
         real = game.shown_real.numpy()
+        game.traced()
+        chart = pull_chart(game.trace, game.config.loss, game.preset.head_start)
     coverage = mode_coverage(fake, game.mixture)
     picture = render(field, real, fake.numpy(), game.mixture.extent)
     return {
@@ -512,6 +696,10 @@ def frame(game: ToyGame) -> dict:
         "on_modes": coverage.on_modes,
         "sentence": coverage.sentence(),
         "settings": describe(game.config),
+        "preset": game.preset.label,
+        "head_start": game.preset.head_start,
+        "head_start_left": game.head_start_left,
+        "chart": chart,
     }
 
 
@@ -519,6 +707,7 @@ MAX_RUN_STEPS = 20_000
 MAX_RUN_SECONDS = 30.0  # a run ends after this long however many steps are left (press Start to go on)
 FRAME_SECONDS = 0.1  # at most ~10 frames a second
 CHUNK_STEPS = 10  # steps between looks at the clock
+HEAD_START_CHUNK = 25  # D's updates alone between looks at the clock
 
 
 def run(
@@ -531,17 +720,19 @@ def run(
     loss,
     seed,
     steps,
+    preset="usual",
     *,
     max_seconds: float = MAX_RUN_SECONDS,
     frame_seconds: float = FRAME_SECONDS,
 ) -> Iterator[tuple[ToyGame, dict]]:
     """Train the game for ``steps`` steps (1..MAX_RUN_STEPS) or ``max_seconds``, whichever ends first: an iterator of
     (game, :func:`frame`) pairs, one at the start, then at most one every ``frame_seconds``, and one at the end.
+    A new game of the "head-start" ``preset`` first makes D's head start (its updates are not counted in ``steps``).
 
     ``game`` goes on with the new learning rates, D steps and loss; it is replaced by a new game when it is None or the
-    real data, noise dimension or seed changed. Bad values raise ValueError here, before anything runs.
+    real data, noise dimension, seed or preset changed. Bad values raise ValueError here, before anything runs.
     """
-    config = ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed)
+    config = ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed, preset=preset)
     steps = check_count(steps, "Steps per run", 1, MAX_RUN_STEPS)
     return _frames(prepared(game, config), steps, max_seconds, frame_seconds)
 
@@ -549,6 +740,11 @@ def run(
 def _frames(game: ToyGame, steps: int, max_seconds: float, frame_seconds: float) -> Iterator[tuple[ToyGame, dict]]:
     yield game, frame(game)
     start = last_frame = time.monotonic()
+    while game.head_start_left and time.monotonic() - start < max_seconds and not game.released:
+        game.head_start(HEAD_START_CHUNK)
+        if time.monotonic() - last_frame >= frame_seconds:
+            last_frame = time.monotonic()
+            yield game, frame(game)
     done = 0
     while done < steps and time.monotonic() - start < max_seconds and not game.released:
         chunk = min(CHUNK_STEPS, steps - done)
@@ -561,9 +757,10 @@ def _frames(game: ToyGame, steps: int, max_seconds: float, frame_seconds: float)
         yield game, frame(game)
 
 
-def reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple[ToyGame, dict]:
+def reset(mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, preset="usual") -> tuple[ToyGame, dict]:
     """A new game from the settings, untrained, and its :func:`frame`."""
-    game = ToyGame(ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed))
+    config = ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed, preset=preset)
+    game = ToyGame(config)
     return game, frame(game)
 
 
@@ -571,24 +768,32 @@ def _row(when: str, terms: Terms) -> dict:
     return {"when": when, "real": terms.real, "fake": terms.fake, "value": terms.value}
 
 
+def _number(value: float) -> str:
+    """A value as the sentences show it: 3 decimals, or 2 significant digits when that would read 0.000."""
+    return f"{value:.3f}" if value == 0 or abs(value) >= 0.01 else f"{value:.2g}"
+
+
 def _moved(before: float, after: float) -> str:
-    return f"{'raised' if after > before else 'lowered' if after < before else 'left'} it from {before:.3f} to {after:.3f}"
+    return f"{'raised' if after > before else 'lowered' if after < before else 'left'} it from {_number(before)} to {_number(after)}"
 
 
-def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple[ToyGame, dict, dict]:
+def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, preset="usual") -> tuple[ToyGame, dict, dict]:
     """One D update, then one G update, on one batch, with what each changed: (game, :func:`frame` after both, details).
 
     Details: ``terms``, the rows before / after D's step / after G's step of E_x[log D(x)], E_z[log(1 - D(G(z)))] and their sum
     V, all on the batch both updates used (real x and noise z, as the image trainer uses one z for both); ``pictures``, the
     batch before D's step, after it with arrows -dLoss_G/dx on G's points (where G's step pulls them), and after G's step;
-    ``sentences`` saying what moved; ``pull``, the mean length of those arrows (small where G's loss saturates).
-    ``d_steps`` is a setting of the game; this mode always makes exactly one D update.
+    ``sentences`` saying what moved; ``pull``, the mean length ||dLoss_G/dx|| of those arrows (small where G's loss
+    saturates); ``pulls``, the same under each loss and D's mean verdict on G's points (:meth:`ToyGame.pulls`).
+    ``d_steps`` is a setting of the game; this mode always makes exactly one D update. A new game of the "head-start"
+    ``preset`` first makes the whole of D's head start.
     """
-    config = ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed)
+    config = ToyConfig(mixture=mixture, noise_dim=noise_dim, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, loss=loss, seed=seed, preset=preset)
     game = prepared(game, config)
     extent = game.mixture.extent
     with game.lock:
         game.check_open()
+        head_start = game.head_start(game.head_start_left)
         real, noise = game.real_batch(), game.noise_batch()  # (B, 2), (B, noise_dim)
         real_shown = real.numpy()
         before = game.terms(real, noise)
@@ -599,6 +804,7 @@ def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple
         loss_d = game.update_d(real, noise)
         after_d = game.terms(real, noise)
         points, pull = game.pull(noise)
+        pulls = game.pulls(noise)
         picture_pull = render(game.verdict_field(FIELD_RESOLUTION), real_shown, points.numpy(), extent, arrows=pull.numpy())
 
         loss_g = game.update_g(noise)
@@ -608,27 +814,44 @@ def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed) -> tuple
         picture_after = render(game.verdict_field(FIELD_RESOLUTION), real_shown, fake_after, extent)
         game.step += 1
 
-    pull_length = float(pull.norm(dim=1).mean())
+    lengths = pull.norm(dim=1)  # (B,)
+    pull_length = float(lengths.mean())
+    shown = lengths[:ARROWS_SHOWN]
+    drawn = int((arrow_pixels(shown.numpy()) >= 1.5).sum())
+    sentences = [
+        f"D's step (Loss_D {_number(loss_d)}) ascends V: it {_moved(before.value, after_d.value)}.",
+        (
+            f"G's step (Loss_G {_number(loss_g)}) descends E_z[log(1 − D(G(z)))]: it {_moved(after_d.fake, after_g.fake)}; "
+            f"the mean pull ‖∂Loss_G/∂x‖ on G's points was {_number(pull_length)}."
+        ),
+        (
+            f"Before G's step D gave G's points {_number(pulls['d_fake'])} on average, so the non-saturating loss pulled them "
+            f"with {_number(pulls['non-saturating'])} and the minimax loss with {_number(pulls['minimax'])} (at each point the minimax "
+            "pull is D(G(z)) / (1 − D(G(z))) times the other: where D rejects a point with confidence, the minimax loss hardly moves it)."
+        ),
+    ]
+    if head_start:
+        sentences.insert(0, f"First D trained alone for {head_start:,} steps (its head start); G had not moved yet.")
     details = {
         "step": game.step,
         "terms": [_row("before", before), _row("after D's step", after_d), _row("after G's step", after_g)],
         "loss_d": loss_d,
         "loss_g": loss_g,
         "pull": pull_length,
+        "pulls": pulls,
         "pictures": [
             {"src": jpeg_data_url(picture_before), "caption": "Before: D's verdict and this step's batch"},
             {
                 "src": jpeg_data_url(picture_pull),
-                "caption": f"After D's step; arrows: −∂Loss_G/∂x on {min(ARROWS_SHOWN, len(points))} of G's points",
+                "caption": (
+                    f"After D's step. Arrows: where G's step pulls {len(shown)} of its points, −∂Loss_G/∂x, on the log scale "
+                    f"of the key (bottom left; the same in every step): each tenfold stronger pull adds the same length, and a "
+                    f"pull under {ARROW_FLOOR:g} gets no arrow. Here the pulls go from {_number(float(shown.min()))} to "
+                    f"{_number(float(shown.max()))}; {drawn} of {len(shown)} have an arrow."
+                ),
             },
             {"src": jpeg_data_url(picture_after), "caption": "After G's step: G's points moved"},
         ],
-        "sentences": [
-            f"D's step (Loss_D {loss_d:.3f}) ascends V: it {_moved(before.value, after_d.value)}.",
-            (
-                f"G's step (Loss_G {loss_g:.3f}) descends E_z[log(1 − D(G(z)))]: it {_moved(after_d.fake, after_g.fake)}; "
-                f"the arrows' mean length is {pull_length:.3g}."
-            ),
-        ],
+        "sentences": sentences,
     }
     return game, frame(game), details
