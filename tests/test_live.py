@@ -14,7 +14,7 @@ from app_fixtures import ROOT, make_model_folder
 
 from gan_core.core.data import ImageData, write_idx
 from gan_core.explorer import Explorer
-from gan_core.live.run import SUBSET_IMAGES, LiveConfig, LiveRun, describe_phase, grid_diversity, load_subset
+from gan_core.live.run import HOLD, HOLD_BACK, SUBSET_IMAGES, LiveConfig, LiveRun, PhaseTracker, describe_phase, grid_diversity, load_subset
 from gan_core.live.sessions import LiveSessions, sweep_stale_folders
 from gan_core.pipeline import GanPipeline
 from gan_core.training.config import TrainConfig
@@ -126,6 +126,55 @@ def test_phase_d_won_outright_and_divergence():
     assert "diverged" in describe_phase(diverged)
 
 
+def feed(tracker: PhaseTracker, history: list[dict], records: list[dict], diversity: float = 0.3) -> list[str]:
+    """Append ``records`` one snapshot at a time; the sentence's first words after each."""
+    sentences = []
+    for r in records:
+        history.append(r)
+        sentences.append(tracker.update(history, diversity))
+    return sentences
+
+
+def test_the_phase_goes_forward_and_does_not_step_back_on_noise():
+    tracker, history = PhaseTracker(), []
+    assert tracker.update(history).startswith("Starting") and tracker.seen == []
+    feed(tracker, history, [record(4, 0.6, 0.4)], diversity=0.01)  # the first snapshot shows at once
+    assert tracker.phase == "blur"
+    feed(tracker, history, [record(10 * i, 0.9, 0.1) for i in range(1, 9)])
+    assert tracker.phase == "d-winning"
+    feed(tracker, history, [record(100 + 10 * i, 0.7, 0.3) for i in range(1, 7)])
+    assert tracker.phase == "drift"
+    sentences = feed(tracker, history, [record(200 + 10 * i, 0.6, 0.4) for i in range(1, 7)])
+    assert tracker.phase == "equilibrium" and sentences[-1].startswith("Near the equilibrium")
+    assert tracker.names == ["G's starting blur", "D winning early", "drifting toward 0.5", "near the equilibrium"]
+
+    # Noise: D(x) back at 0.68 is still inside the equilibrium's wider band for leaving (0.22), and a few snapshots
+    # beyond it are not enough to step back.
+    sentences = feed(tracker, history, [record(300 + 10 * i, 0.68, 0.34) for i in range(1, 9)])
+    assert tracker.phase == "equilibrium" and all(s.startswith("Near the equilibrium") for s in sentences)
+    sentences = feed(tracker, history, [record(400 + 10 * i, 0.76, 0.26) for i in range(1, HOLD_BACK)])
+    assert tracker.phase == "equilibrium"
+    # The same history again (the run's last snapshot repeats the one before) counts for nothing.
+    for _ in range(5):
+        tracker.update(history, 0.3)
+    assert tracker.phase == "equilibrium"
+    # Lasting long enough, it does step back, and the list says so.
+    feed(tracker, history, [record(500 + 10 * i, 0.76, 0.26) for i in range(1, 6)])
+    assert tracker.phase == "drift" and tracker.names[-2:] == ["near the equilibrium", "drifting toward 0.5"]
+
+
+def test_a_new_phase_needs_a_few_snapshots_and_divergence_shows_at_once():
+    tracker, history = PhaseTracker(), []
+    feed(tracker, history, [record(10 * i, 0.85, 0.15) for i in range(1, 6)])
+    assert tracker.phase == "d-winning"
+    feed(tracker, history, [record(60, 0.3, 0.9)] * (HOLD - 1))  # G ahead for one snapshot: not yet
+    assert tracker.phase == "d-winning"
+    feed(tracker, history, [record(70, 0.2, 0.9)] * 3)
+    assert tracker.phase == "fooling"
+    assert "diverged" in feed(tracker, history, [record(80, 0.5, 0.5, loss_d=math.nan)])[-1]
+    assert tracker.seen == ["d-winning", "fooling", "diverged"]
+
+
 def test_grid_diversity_of_identical_and_opposite_pictures():
     same = np.full((4, 8, 8), 128, dtype=np.uint8)
     assert grid_diversity(same) == 0.0
@@ -157,10 +206,15 @@ def test_live_run_streams_snapshots_to_its_step_limit_and_exports(tmp_path):
     assert len(last.losses) == len(last.outputs) == 2 * len(run.history)
     assert {row["series"] for row in last.losses} == {"Loss_D", "Loss_G"}
     assert "step 12 of at most 12" in last.status(12)
+    assert last.phases and f"Phases so far: {' → '.join(last.phases)}" in last.status(12)
     folder = run.export()
     pipeline = GanPipeline.from_pretrained(folder)
     assert len(pipeline.log) == len(run.history) and pipeline.log[-1]["step"] == 12
-    assert pipeline.discriminator is not None and len(pipeline.timeline) == 1
+    # The timeline: G's grid at the start, at the end of epoch 1 (32 pictures, batch 4: 8 steps an epoch), and the
+    # exported generator's at step 12 (the trainer names a partial epoch by the one it is in).
+    assert pipeline.discriminator is not None and [frame.epoch for frame in pipeline.timeline] == [0, 1, 2]
+    assert len({frame.png for frame in pipeline.timeline}) == 3
+    assert 8 in [r["step"] for r in run.history]  # a chunk that crossed the epoch's end was split there
     assert pipeline.generate(2, seed=0).images.shape[0] == 2
 
 

@@ -4,10 +4,12 @@
 stepped with :meth:`~gan_core.training.trainer.Trainer.run_steps`; there is no second GAN loop here) on a
 small image set, by default the 4,096 MNIST digits shipped in ``weights/live/mnist-4096``. Its
 :meth:`LiveRun.snapshots` runs the trainer in short chunks and, after each, yields a :class:`Snapshot` of plain
-values: the same fixed z through G as one uint8 grid, the curves so far, the step count and a sentence
-(:func:`describe_phase`) saying what the game is doing. :meth:`LiveRun.stop` ends it between two chunks
-(from any thread); :meth:`LiveRun.export` writes the result as an ordinary model folder (generator/,
-discriminator/, train_log.jsonl, timeline/) that :meth:`GanPipeline.from_pretrained` opens.
+values: the same fixed z through G as one uint8 grid, the curves so far, the step count, a sentence saying
+what the game is doing and the phases it went through (:class:`PhaseTracker`: a phase must hold for a few
+snapshots before the sentence changes, and many to step back, so noise does not flip it). :meth:`LiveRun.stop`
+ends it between two chunks (from any thread); :meth:`LiveRun.export` writes the result as an ordinary model
+folder (generator/, discriminator/, train_log.jsonl, and timeline/ with G's grid at every epoch's end) that
+:meth:`GanPipeline.from_pretrained` opens.
 
 The run computes in the calling thread with torch's intra-op threads as the caller set them (the app sets
 one per process, so a run uses one core and serving keeps the others); it writes only in its ``out_dir``.
@@ -44,6 +46,25 @@ WINDOW = 4  # snapshots that count as "recent" for the phase sentence
 COLLAPSED = 0.08  # grid_diversity below this: G draws (nearly) one picture for every z
 EARLY_STEPS = 200  # before this step low diversity is G's starting blur, not a collapse
 DRIFT = 0.1  # D's two outputs this much closer than at D's strongest: the drift toward 0.5
+EQUILIBRIUM = 0.15  # both of D's outputs this close to 0.5: near the equilibrium ...
+LEAVE_EQUILIBRIUM = 0.22  # ... which holds until one of them is this far from 0.5 (hysteresis)
+HOLD = 2  # snapshots in a row a new phase must be seen in before the sentence changes ...
+HOLD_BACK = 10  # ... and a step back in PHASE_ORDER (about 5 s at two snapshots a second)
+
+# What each phase is called in the list of phases so far. PHASE_ORDER is the usual course of a run; the others
+# (G ahead, a collapse, D winning outright, divergence) may come at any time.
+PHASE_NAMES = {
+    "start": "starting",
+    "blur": "G's starting blur",
+    "d-winning": "D winning early",
+    "drift": "drifting toward 0.5",
+    "equilibrium": "near the equilibrium",
+    "fooling": "G fooling D",
+    "collapse": "mode collapse",
+    "d-won": "D winning outright",
+    "diverged": "diverged",
+}
+PHASE_ORDER = ("blur", "d-winning", "drift", "equilibrium")
 
 
 @dataclass
@@ -96,45 +117,114 @@ def load_subset(folder: str | os.PathLike) -> ImageData:
     return ImageData("mnist", torch.from_numpy(np.ascontiguousarray(pictures)).unsqueeze(1), source=str(path))
 
 
-def describe_phase(history: list[dict], diversity: float | None = None) -> str:
-    """One sentence on what the game is doing, from the recent statistics (a pure function).
+def _recent(history: list[dict]) -> dict[str, float]:
+    """The means of the last WINDOW records' "d_real", "d_fake" and "loss_d"."""
+    recent = history[-WINDOW:]
+    return {key: sum(r[key] for r in recent) / len(recent) for key in ("d_real", "d_fake", "loss_d")}
+
+
+def classify_phase(history: list[dict], diversity: float | None = None, current: str | None = None) -> str:
+    """Which phase (a key of PHASE_NAMES) the recent statistics show (a pure function).
 
     ``history``: the records so far, oldest first, each with "step", "loss_d", "loss_g", "d_real" and
     "d_fake" (D's mean outputs in [0, 1]). ``diversity``: how different G's fixed-z pictures are from each
     other (:func:`grid_diversity`: 0 all identical, about 0.37 for real MNIST digits), when known.
+    ``current``: the phase shown now; the equilibrium is left only beyond LEAVE_EQUILIBRIUM, not EQUILIBRIUM.
     """
     if not history:
-        return "Starting: G draws noise and D has not seen anything yet."
-    recent = history[-WINDOW:]
-    step = history[-1]["step"]
-    if not all(math.isfinite(r[key]) for r in recent for key in ("loss_d", "loss_g", "d_real", "d_fake")):
-        return f"The losses are no longer finite at step {step}: training diverged; stop and start again."
-    d_real = sum(r["d_real"] for r in recent) / len(recent)
-    d_fake = sum(r["d_fake"] for r in recent) / len(recent)
-    loss_d = sum(r["loss_d"] for r in recent) / len(recent)
-    numbers = f"(D(x) {d_real:.2f}, D(G(z)) {d_fake:.2f})"
+        return "start"
+    if not all(math.isfinite(r[key]) for r in history[-WINDOW:] for key in ("loss_d", "loss_g", "d_real", "d_fake")):
+        return "diverged"
+    means = _recent(history)
+    d_real, d_fake = means["d_real"], means["d_fake"]
     if diversity is not None and diversity < COLLAPSED:
-        if step < EARLY_STEPS:
-            return f"G starts from almost the same blur for every z {numbers}; D already rejects it, and its gradients pull G's pictures apart."
-        return (
-            f"Mode collapse: G draws nearly the same picture for every z {numbers}. It may escape once D learns to "
-            "reject that one picture; if it lasts, the run has failed."
-        )
-    if d_real > 0.97 and d_fake < 0.03 and loss_d < 0.1 and len(history) > 2 * WINDOW:
-        return f"D has won outright {numbers}: it rejects every picture of G, and G learns little from such a confident D."
+        return "blur" if history[-1]["step"] < EARLY_STEPS else "collapse"
+    if d_real > 0.97 and d_fake < 0.03 and means["loss_d"] < 0.1 and len(history) > 2 * WINDOW:
+        return "d-won"
+    band = LEAVE_EQUILIBRIUM if current == "equilibrium" else EQUILIBRIUM
+    if abs(d_real - 0.5) < band and abs(d_fake - 0.5) < band:
+        return "equilibrium"  # before "G ahead": near 0.5 the two outputs cross back and forth on noise
     if d_fake > d_real:
-        return f"G is fooling D for now {numbers}: D rates G's pictures above real ones, and will correct itself."
-    if abs(d_real - 0.5) < 0.15 and abs(d_fake - 0.5) < 0.15:
-        return f"Near the equilibrium {numbers}: D can hardly tell real from fake, so G's improvements are now in the details."
+        return "fooling"
     # How far apart D's two outputs were at D's strongest (means over WINDOW records), against now.
     gaps = [r["d_real"] - r["d_fake"] for r in history]
     peak = max(sum(gaps[i : i + WINDOW]) / WINDOW for i in range(len(gaps) - WINDOW + 1)) if len(gaps) >= WINDOW else gaps[-1]
     if len(history) >= 2 * WINDOW and d_real - d_fake < peak - DRIFT:
-        return (
+        return "drift"
+    return "d-winning"
+
+
+def phase_sentence(phase: str, history: list[dict]) -> str:
+    """The sentence for ``phase`` (a key of PHASE_NAMES), with D's recent mean outputs from ``history``."""
+    if phase == "start" or not history:
+        return "Starting: G draws noise and D has not seen anything yet."
+    if phase == "diverged":
+        return f"The losses are no longer finite at step {history[-1]['step']}: training diverged; stop and start again."
+    means = _recent(history)
+    numbers = f"(D(x) {means['d_real']:.2f}, D(G(z)) {means['d_fake']:.2f})"
+    sentences = {
+        "blur": f"G starts from almost the same blur for every z {numbers}; D already rejects it, and its gradients pull G's pictures apart.",
+        "collapse": (
+            f"Mode collapse: G draws nearly the same picture for every z {numbers}. It may escape once D learns to "
+            "reject that one picture; if it lasts, the run has failed."
+        ),
+        "d-won": f"D has won outright {numbers}: it rejects every picture of G, and G learns little from such a confident D.",
+        "fooling": f"G is fooling D for now {numbers}: D rates G's pictures above real ones, and will correct itself.",
+        "equilibrium": f"Near the equilibrium {numbers}: D can hardly tell real from fake, so G's improvements are now in the details.",
+        "drift": (
             f"Drifting toward 0.5 {numbers}: G's pictures are getting harder to reject, so D's two outputs move "
             "together (they would meet at 0.5, where D cannot tell)."
-        )
-    return f"D is winning, as it does early {numbers}: it tells real digits from G's attempts easily; G learns from being rejected."
+        ),
+        "d-winning": f"D is winning, as it does early {numbers}: it tells real digits from G's attempts easily; G learns from being rejected.",
+    }
+    return sentences[phase]
+
+
+def describe_phase(history: list[dict], diversity: float | None = None) -> str:
+    """One sentence on what the game is doing, from the recent statistics alone (a pure function; a run shows
+    :class:`PhaseTracker`'s steadier one). ``history`` and ``diversity`` as for :func:`classify_phase`."""
+    return phase_sentence(classify_phase(history, diversity), history)
+
+
+class PhaseTracker:
+    """The phase a run shows, steadied: a new phase replaces the shown one only after HOLD snapshots in a row, a step
+    back in PHASE_ORDER (the equilibrium back to the drift, say) only after HOLD_BACK, and divergence at once.
+    ``seen`` lists the phases shown so far, in order (a phase comes again when the run goes back to it)."""
+
+    def __init__(self) -> None:
+        self.phase = "start"
+        self.seen: list[str] = []
+        self._candidate: str | None = None
+        self._count = 0
+        self._records = 0
+
+    def update(self, history: list[dict], diversity: float | None = None) -> str:
+        """Look at the run after a new record (an unchanged history changes nothing) and return the shown phase's sentence."""
+        if history and len(history) != self._records:
+            self._records = len(history)
+            candidate = classify_phase(history, diversity, self.phase)
+            if candidate == self.phase:
+                self._candidate, self._count = None, 0
+            else:
+                self._count = self._count + 1 if candidate == self._candidate else 1
+                self._candidate = candidate
+                needed = HOLD_BACK if self._backwards(candidate) else HOLD
+                if self.phase == "start" or candidate == "diverged" or self._count >= needed:
+                    self._show(candidate)
+        return phase_sentence(self.phase, history)
+
+    def _backwards(self, candidate: str) -> bool:
+        return self.phase in PHASE_ORDER and candidate in PHASE_ORDER and PHASE_ORDER.index(candidate) < PHASE_ORDER.index(self.phase)
+
+    def _show(self, phase: str) -> None:
+        self.phase, self._candidate, self._count = phase, None, 0
+        if not self.seen or self.seen[-1] != phase:
+            self.seen.append(phase)
+
+    @property
+    def names(self) -> list[str]:
+        """The phases so far in words: ["G's starting blur", "D winning early", ...]."""
+        return [PHASE_NAMES[phase] for phase in self.seen]
 
 
 def grid_diversity(pictures: np.ndarray) -> float:
@@ -164,17 +254,19 @@ class Snapshot:
     losses: list[dict] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     reason: str = "running"
+    phases: list[str] = field(default_factory=list)  # the phases so far, in words (PhaseTracker.names)
 
     @property
     def done(self) -> bool:
         return self.reason != "running"
 
     def status(self, max_steps: int) -> str:
-        """A line of Markdown: the step count, D's two outputs and the phase sentence."""
+        """Markdown: the step count and D's two outputs, the phase sentence, and the phases so far."""
         head = {"running": "Training", "steps": "Finished (step limit)", "time": "Finished (time limit)", "stopped": "Stopped"}[self.reason]
+        phases = f"\n\nPhases so far: {' → '.join(self.phases)}" if self.phases else ""
         return (
             f"**{head}** · step {self.step:,} of at most {max_steps:,} · {self.seconds:.0f} s · Loss_D {self.loss_d:.3f} · "
-            f"Loss_G {self.loss_g:.3f} · D(x) {self.d_real:.2f} · D(G(z)) {self.d_fake:.2f}\n\n{self.phase}"
+            f"Loss_G {self.loss_g:.3f} · D(x) {self.d_real:.2f} · D(G(z)) {self.d_fake:.2f}\n\n{self.phase}{phases}"
         )
 
 
@@ -189,7 +281,9 @@ class LiveRun:
         self.config = config or LiveConfig()
         self.out_dir = Path(out_dir)
         self.trainer = Trainer.create(self.config.train_config(self.out_dir), data=data)
-        self.history: list[dict] = []  # one record per snapshot: the means over its chunk
+        self.history: list[dict] = []  # one record per chunk of steps: the means over it
+        self.phases = PhaseTracker()
+        self.epoch_grids: dict[int, np.ndarray] = {}  # epoch -> G's fixed-z grid (not upscaled) when it ended; 0: at the start
         self.seconds = 0.0  # wall-clock seconds since the run started: training and snapshots
         self._stop = threading.Event()
 
@@ -217,7 +311,10 @@ class LiveRun:
     def snapshot(self, reason: str = "running") -> Snapshot:
         """The run as it is now."""
         pictures = self.pictures()
-        grid = images.upscale(images.make_grid(pictures, ncols=GRID_COLUMNS), GRID_SCALE)
+        plain = images.make_grid(pictures, ncols=GRID_COLUMNS)
+        if self.step == 0:
+            self.epoch_grids.setdefault(0, plain)
+        grid = images.upscale(plain, GRID_SCALE)
         last = self.history[-1] if self.history else {"loss_d": math.nan, "loss_g": math.nan, "d_real": math.nan, "d_fake": math.nan}
         losses, outputs = [], []
         for record in self.history:
@@ -231,7 +328,8 @@ class LiveRun:
             ]
         return Snapshot(
             step=self.step, seconds=self.seconds, grid=grid, loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
-            phase=describe_phase(self.history, grid_diversity(pictures)), losses=losses, outputs=outputs, reason=reason,
+            phase=self.phases.update(self.history, grid_diversity(pictures)), losses=losses, outputs=outputs, reason=reason,
+            phases=self.phases.names,
         )  # fmt: skip
 
     def snapshots(self) -> Iterator[Snapshot]:
@@ -259,9 +357,8 @@ class LiveRun:
                 return
             count = min(chunk, config.max_steps - self.step)
             chunk_start = time.perf_counter()
-            record = self.trainer.run_steps(count)
+            self._run_steps(count)
             took = time.perf_counter() - chunk_start
-            self.history.append({key: round(value, 5) if isinstance(value, float) else value for key, value in record.items()})
             if took < config.snapshot_seconds / 2:
                 chunk *= 2
             elif took > config.snapshot_seconds * 1.5 and chunk > 1:
@@ -269,9 +366,21 @@ class LiveRun:
             self.seconds = time.perf_counter() - start
             yield self.snapshot()
 
+    def _run_steps(self, count: int) -> None:
+        """``count`` steps of the trainer, split where an epoch ends so that G's grid is kept there (one history record per part)."""
+        steps_per_epoch = self.trainer.steps_per_epoch
+        while count > 0:
+            part = min(count, steps_per_epoch - self.step % steps_per_epoch)
+            record = self.trainer.run_steps(part)
+            self.history.append({key: round(value, 5) if isinstance(value, float) else value for key, value in record.items()})
+            count -= part
+            if self.step % steps_per_epoch == 0:
+                self.epoch_grids[self.step // steps_per_epoch] = images.make_grid(self.pictures(), ncols=GRID_COLUMNS)
+
     def export(self) -> Path:
-        """Write the run as a model folder in ``out_dir`` (the EMA generator, D, the curves' log, the last grid as its
-        timeline) and return ``out_dir``, for :meth:`GanPipeline.from_pretrained`. Needs at least one step."""
+        """Write the run as a model folder in ``out_dir`` (the EMA generator, D, the curves' log, and its timeline: G's
+        fixed-z grid at the start and at every epoch's end as the page showed it, then the exported EMA generator's at the
+        last step) and return ``out_dir``, for :meth:`GanPipeline.from_pretrained`. Needs at least one step."""
         if self.step == 0:
             raise ValueError(
                 "The live run has not trained a single step yet, so there is no model to open; start it and let it run a moment."
@@ -280,5 +389,9 @@ class LiveRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log = "".join(json.dumps(record | {"epoch": round(record["step"] / trainer.steps_per_epoch, 4)}) + "\n" for record in self.history)
         (self.out_dir / hub.LOG_NAME).write_text(log)
+        timeline = self.out_dir / hub.TIMELINE_DIR
+        timeline.mkdir(exist_ok=True)
+        for epoch, grid in self.epoch_grids.items():
+            images.save_png(grid, timeline / f"epoch_{epoch:03d}.png")
         trainer.finish()  # the EMA generator and D exported as any run exports them, with its timeline grid and plots
         return self.out_dir
