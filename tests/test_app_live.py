@@ -57,8 +57,11 @@ def test_live_train_streams_stops_and_serves_its_model_to_that_session(server):
     assert Client(server.url, verbose=False).predict(api_name="/live_stop") == "No live run of yours is training."
     assert client.predict(api_name="/live_stop") == "Stopping after the current steps."
     grid, _losses, _outputs, status, model = job.result(timeout=60)
-    assert status.startswith("**Stopped**") and model.startswith("live-")
+    assert status.startswith("**Stopped**") and model.startswith("live-") and "Phases so far: " in status
     picture = client.predict(model, 3, 1.0, *ZEROS, None, api_name="/explore")
+    # Its timeline starts at G's starting blur (epoch 0) and ends with the exported generator.
+    first, last = client.predict(model, 1, api_name="/timeline"), client.predict(model, 2, api_name="/timeline")
+    assert first["epoch"] == 0 and first["count"] >= 2 and last["epoch"] >= 1
     assert picture["src"].startswith("data:image/png") and 0 < picture["p_real"] < 1
     assert model not in dropdown_choices(server.url)  # the page every visitor gets lists the shipped models only
     assert server.alive()
@@ -113,6 +116,8 @@ def test_watch_a_run_queue_a_second_one_stop_and_open_it_in_explore(server, brow
     assert first.get_by_role("tab", name="Explore").get_attribute("aria-selected") == "true"
     name = first.input_value("#model input")
     assert name.startswith("live-")
+    info = first.inner_text("#model-info")
+    assert "your run of Watch it train" in info and "gan-live-" not in info  # a name, not its temporary folder
     first.wait_for_function("() => document.querySelector('#picture img') !== null", timeout=30_000)
 
     # The slot is free: the second visitor's run starts; closing that page stops it and frees its memory and folder.
