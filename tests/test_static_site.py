@@ -484,20 +484,20 @@ def test_interpolate_follows_the_explorers_path(page, pipeline):
     set_explore(page, 0, 1.0, [])
     seed_zero = canvas(page)
     page.click("#tab-interpolate")
-    assert page.is_visible("#walk-picture") and not page.is_visible("#explore-picture")
+    assert page.is_visible("#interpolate-picture") and not page.is_visible("#explore-picture")
     set_inputs(page, {"keyframes": "0, 1", "t": 0})
-    assert np.array_equal(canvas(page, "walk"), seed_zero), "t = 0 is the first keyframe's picture"
+    assert np.array_equal(canvas(page, "interpolate"), seed_zero), "t = 0 is the first keyframe's picture"
     explorer = Explorer([pipeline])
     for keyframes, method, t in [("0, 1", "slerp", 0.5), ("0, 9, 4", "lerp", 0.75), ("0, 9, 4", "slerp", 1.0)]:
         page.check(f"input[name='method'][value='{method}']")
         set_inputs(page, {"keyframes": keyframes, "t": t})
         frame = explorer.interpolation_frame("tiny", keyframes, method, t)
         picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(frame["src"].split(",", 1)[1])))).astype(int)
-        assert_shows(page, picture, "walk")
+        assert_shows(page, picture, "interpolate")
     # t = 0.75 of "0, 9, 4" is halfway along the second segment.
     page.check("input[name='method'][value='lerp']")
     set_inputs(page, {"keyframes": "0, 9, 4", "t": 0.75})
-    assert_shows(page, expected(pipeline, latent.lerp(*pipeline.latents([9, 4]).split(1), 0.5))[0], "walk")
+    assert_shows(page, expected(pipeline, latent.lerp(*pipeline.latents([9, 4]).split(1), 0.5))[0], "interpolate")
     set_inputs(page, {"keyframes": "0, 99"})
     assert page.get_attribute("#keyframes", "aria-invalid") == "true"
     assert "ships seeds 0 to 39" in page.text_content("#keyframes-hint")

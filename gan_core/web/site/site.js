@@ -60,7 +60,7 @@ const exploreView = makeView('explore', () => {
   return seed == null ? null : latentFor(seedLatent(seed), psi, directions, amounts);
 });
 
-const walkView = makeView('walk', () => {
+const interpolateView = makeView('interpolate', () => {
   const keys = parseKeyframes($('keyframes').value);
   showFieldNote($('keyframes'), $('keyframes-hint'), keys.error, keyframesHint());
   if (keys.error) return null;
@@ -234,7 +234,7 @@ function selectTab(tab) {
     other.tabIndex = selected ? 0 : -1;
     $(other.getAttribute('aria-controls')).hidden = !selected;
   }
-  frames.request(tab.id === 'tab-explore' ? exploreView : walkView);
+  frames.request(tab.id === 'tab-explore' ? exploreView : interpolateView);
 }
 
 function wire() {
@@ -257,11 +257,11 @@ function wire() {
     explore();
     writeLink();
   });
-  const walk = () => {
+  const interpolate = () => {
     $('t-value').textContent = Number($('t').value).toFixed(2);
-    frames.request(walkView);
+    frames.request(interpolateView);
   };
-  for (const input of document.querySelectorAll('#interpolate input')) input.addEventListener('input', walk);
+  for (const input of document.querySelectorAll('#interpolate input')) input.addEventListener('input', interpolate);
   const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
   tabs.forEach((tab, i) => {
     tab.addEventListener('click', () => selectTab(tab));
