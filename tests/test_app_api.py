@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from app_fixtures import ROOT, AppServer, make_model_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -25,6 +26,7 @@ ENDPOINTS = {
     "/explore", "/reset", "/random_seed", "/select_model", "/interpolate", "/strip", "/gif", "/explore_state",
     "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore", "/invert", "/score",
     "/switch_kind", "/directions",  # SeFa or GANSpace sliders, and what each slider does
+    "/nearest",  # the training pictures nearest to the Explore picture (does G copy?)
     "/toy_run", "/toy_step", "/toy_reset",  # the 2-D game: tests/test_app_toy.py
     "/live_train", "/live_stop",  # the image run: tests/test_app_live.py
 }  # fmt: skip
@@ -45,6 +47,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("app-api")
     grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8, encoder=True, dataset="mnist")
     colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, with_discriminator=False, epochs=2)
+    ship_training_pictures(grey, seeds=range(10, 20))
     app = AppServer([grey, colour])
     yield app
     app.stop()
@@ -53,6 +56,16 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(server):
     return Client(server.url, verbose=False)
+
+
+def ship_training_pictures(folder: Path, seeds) -> None:
+    """The model's 'training pictures': G's own pictures of ``seeds`` and 20 random ones (so those seeds are copies); 30 random test pictures."""
+    from gan_core import GanPipeline
+    from gan_core.explorer import nearest
+
+    pipeline = GanPipeline.from_pretrained(folder)
+    noise = torch.randint(0, 256, (50, 1, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    nearest.build(torch.cat([pipeline(pipeline.latents(list(seeds)), verdict=False).uint8, noise[:20]]), noise[20:], "mnist").save(folder)
 
 
 def test_every_named_endpoint_is_covered_here(client):
@@ -129,6 +142,19 @@ def test_grid_pick_and_arithmetic(client):
     assert len(client.predict("grey", 100, api_name="/arithmetic_tiles")) == 36
     out = client.predict("grey", "1, 2", "3", "4", api_name="/arithmetic")
     assert set(out) >= {"a", "b", "c", "result", "p_real", "seeds"} and out["seeds"]["a"] == [1, 2]
+
+
+def test_nearest_training_pictures(client):
+    copy = client.predict("grey", 12, 1.0, *ZEROS, api_name="/nearest")
+    assert copy["available"] and copy["distance"] == 0.0 and copy["nearest"][0]["row"] == 2 and "G drew a copy" in copy["reading"]
+    assert len(copy["nearest"]) == 3 and copy["searched"] == "all 30 training digits" and copy["compared_with"] == "30 real test digits"
+    assert copy["picture"] == client.predict("grey", 12, 1.0, *ZEROS, api_name="/explore")["src"]
+    other = client.predict("grey", 3, 0.7, 1.5, *ZEROS[1:], None, "ganspace", api_name="/nearest")
+    assert other["distance"] > 0 and 0 <= other["percentile"] <= 100 and other["reading"]
+    absent = client.predict("colour", 3, 1.0, *ZEROS, api_name="/nearest")
+    assert absent["available"] is False and "ships no copy of its training pictures" in absent["reading"]
+    with pytest.raises(AppError, match="Unknown model"):
+        client.predict("nope", 3, 1.0, *ZEROS, api_name="/nearest")
 
 
 def test_timeline(client):

@@ -383,3 +383,73 @@ def test_a_models_source_is_shown_without_a_path_of_the_servers_disk(tmp_path, m
     assert shown_source(str(tmp_path / "weights" / "mnist")) == "weights/mnist"  # under the app's folder: relative
     assert shown_source("/srv/models/secret-place/grey") == "grey"  # elsewhere: its name alone
     assert shown_source("your-name/dcgan-mnist") == "your-name/dcgan-mnist"  # a Hub repo id as it is
+
+
+# ----------------------------------------------------------------------------- does G copy? the nearest training pictures
+
+
+def ship_g_pictures(folder, seeds, extra: int = 20) -> None:
+    """Ship G's own pictures of ``seeds`` (psi 1) and ``extra`` random ones as the model's training pictures; random test pictures."""
+    from gan_core.explorer import nearest
+
+    pipeline = GanPipeline.from_pretrained(folder)
+    rng = torch.Generator().manual_seed(0)
+    noise = lambda count: torch.randint(0, 256, (count, pipeline.channels, pipeline.image_size, pipeline.image_size), generator=rng, dtype=torch.uint8)  # noqa: E731
+    train = torch.cat([pipeline(pipeline.latents(seeds), verdict=False).uint8, noise(extra)])
+    nearest.build(train, noise(30), "mnist", total=len(train) + 10).save(folder)
+
+
+def test_nearest_training_pictures_find_a_copy_and_read_the_distance(tmp_path):
+    folder = make_model_folder(tmp_path / "copier", image_size=16, latent_dim=8, dataset="mnist")
+    explorer = ex.Explorer.from_sources([str(folder)])
+    absent = explorer.nearest("copier", 3, 1.0, *ZEROS)
+    assert absent["available"] is False and "ships no copy of its training pictures" in absent["reading"] and "ship_training_pictures" in absent["reading"]
+    assert decode(absent["picture"]).shape == (16, 16)
+
+    ship_g_pictures(folder, [3, 4, 5])
+    copy = explorer.nearest("copier", 3, 1.0, *ZEROS)
+    assert copy["available"] and [n["row"] for n in copy["nearest"]][0] == 0 and copy["distance"] == 0.0
+    assert "G drew a copy" in copy["reading"] and copy["searched"] == "23 of the 33 training digits (a random subset, shipped with the model)"
+    assert copy["compared_with"] == "30 real test digits" and np.array_equal(decode(copy["nearest"][0]["src"]), decode(copy["picture"]))
+    distances = [n["distance"] for n in copy["nearest"]]
+    assert len(distances) == 3 and distances == sorted(distances)
+    moved = explorer.nearest("copier", 3, 1.0, 2.0, *ZEROS[1:])  # the same seed moved along a direction is no copy
+    assert moved["distance"] > 0 and moved["picture"] != copy["picture"]
+
+
+def test_the_nearest_distance_is_read_against_the_yardstick():
+    from gan_core.explorer.nearest import TrainingPictures
+
+    shipped = TrainingPictures(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), "mnist", 8000, tuple(float(d) for d in range(1, 1001)))  # 1 .. 1000
+    assert shipped.typical == 501 and shipped.percentile(250.5) == 25.0
+    assert shipped.reading(0.5) == "Much closer to a training digit than any of the 1,000 real test digits is to theirs: possibly a copy."
+    assert shipped.reading(5.5).startswith("Closer to a training digit than 995 of the 1,000 real test digits are to theirs: possibly a copy")
+    assert shipped.reading(50).endswith("but not as close as a copy.")
+    assert shipped.reading(500) == "About as close to a training digit as a typical real test digit is to its nearest: a digit G made up, not a copy."
+    assert shipped.reading(950).startswith("Farther from every training digit than most") and shipped.reading(2000).startswith("Farther from every training digit than any")
+    alone = TrainingPictures(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), "folder:data/emoji", 4, (1.0, 2.0, 3.0, 4.0), leave_one_out=True)
+    assert alone.searched == "all 4 training emoji pictures" and "as a typical training emoji picture is to its nearest other one" in alone.reading(2.5)
+
+
+def test_ship_training_pictures_writes_what_loads_back(tmp_path, capsys):
+    from gan_core import ship_training_pictures
+    from gan_core.core.data import load_dataset
+    from gan_core.explorer.nearest import PICTURES_FILE, TrainingPictures, for_folder
+
+    folder = make_model_folder(tmp_path / "synthetic", image_size=16, latent_dim=8, dataset="synthetic")
+    assert ship_training_pictures.main([str(folder), "--samples", "20", "--threads", "1"]) == 0
+    shipped = TrainingPictures.load(folder)
+    assert torch.equal(shipped.pictures, load_dataset("synthetic", split="train", image_size=16, channels=1).images)
+    assert shipped.leave_one_out and len(shipped.yardstick) == len(shipped) == shipped.total == 256 and shipped.samples["count"] == 20
+    assert for_folder(folder) is for_folder(folder), "loaded once"
+    assert "shipped all 256 training synthetic pictures" in capsys.readouterr().out
+    assert ship_training_pictures.main([str(folder), "--max-pictures", "100", "--seed", "1", "--samples", "0"]) == 0
+    subset = TrainingPictures.load(folder)
+    assert len(subset) == 100 and subset.total == 256 and len(subset.rows) == 100 and torch.equal(subset.pictures, shipped.pictures[list(subset.rows)])
+    with pytest.raises(SystemExit):
+        ship_training_pictures.main([str(folder), "--max-megabytes", "0.001"])
+    refused = capsys.readouterr().err
+    assert "a Hugging Face Space takes files under" in refused and "Ship a random subset: --max-pictures" in refused
+    (folder / PICTURES_FILE).write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="training pictures .* are damaged"):
+        TrainingPictures.load(folder)

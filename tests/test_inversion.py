@@ -268,7 +268,7 @@ def test_reference_reads_a_score_in_plain_words():
     assert reference.reading(5.0).startswith("This looks like an ordinary digit")
     assert reference.reading(0.0) == "This looks like a very typical digit: it is less unusual than every one of 1,000 real test digits."
     clothes = Reference(dataset="fashion-mnist", split="test", scores=[1.0])
-    assert clothes.reading(2.0) == "This does not look like a piece of clothing: it is more unusual than every one of 1 real test pictures of clothing."
+    assert clothes.reading(2.0) == "This does not look like a garment: it is more unusual than every one of 1 real test garments."
     assert Reference(dataset="emoji", split="test", scores=[1.0]).reading(2.0).startswith("This does not look like an emoji picture")
 
 

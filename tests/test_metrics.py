@@ -21,6 +21,7 @@ from gan_core.evaluation.metrics import (
     knn_radii,
     memorisation,
     nearest_distances,
+    nearest_pictures,
     precision_recall,
 )
 
@@ -109,6 +110,18 @@ def test_nearest_distances_known_pixels():
     queries = torch.stack([train[1], torch.full((1, 2, 2), 51, dtype=torch.uint8)])
     # A copy is at 0; a flat image of 51/255 = 0.2 is 0.2 * sqrt(4) = 0.4 from the all-zero image.
     assert nearest_distances(queries, train).tolist() == pytest.approx([0.0, 0.4], abs=1e-6)
+
+
+def test_nearest_pictures_are_the_nearest_distances_with_their_rows():
+    rng = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (50, 1, 8, 8), generator=rng, dtype=torch.uint8)
+    queries = torch.cat([train[[7, 31]], torch.randint(0, 256, (3, 1, 8, 8), generator=rng, dtype=torch.uint8)])
+    distances, rows = nearest_pictures(queries, train, k=3)
+    assert distances.shape == rows.shape == (5, 3) and rows[:2, 0].tolist() == [7, 31] and distances[:2, 0].tolist() == [0.0, 0.0]
+    assert torch.equal(distances[:, 0], nearest_distances(queries, train)) and (distances.diff(dim=1) >= 0).all()
+    every = (queries.flatten(1).float()[:, None] / 255 - train.flatten(1).float()[None] / 255).norm(dim=2)  # (5, 50)
+    assert torch.allclose(distances, every.sort(dim=1).values[:, :3], atol=1e-6)
+    assert nearest_pictures(queries, train[:2], k=3)[0].shape == (5, 2), "k is capped at the training pictures there are"
 
 
 def test_nearest_distances_leave_one_out():

@@ -220,6 +220,12 @@ def on_load(request: gr.Request, *, explorer: Explorer, handle: ExploreHandle):
     return [gr.skip()] * len(handle.restore_outputs)
 
 
+def nearest(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None, *, explorer: Explorer):
+    """The three training pictures nearest to the Explore picture, and how near that is compared with real test pictures
+    (does G copy?). "available" is False, with a sentence, for a model that ships no training pictures."""
+    return explorer.nearest(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z, kind=kind)
+
+
 def drag_explore(args, *, explorer: Explorer):
     """Server function behind the Explore picture's drag path; args = [model, seed, psi, d1, ..., d8, z]."""
     return page_call(functools.partial(explore, explorer=explorer), args)
@@ -251,6 +257,8 @@ def build(demo: gr.Blocks, explorer: Explorer, model: gr.Dropdown, info: gr.Mark
         with gr.Row(elem_id="explore-row"):
             with gr.Column(scale=5, min_width=340, elem_id="explore-stage"):
                 buttons = _stage(handle)
+                nearest_button = gr.Button("Nearest training pictures", elem_id="nearest-button", elem_classes="gan-button", size="sm")
+                nearest_box = gr.HTML(None, html_template=asset("templates/nearest.html"), elem_id="nearest")
             with gr.Column(scale=4, min_width=320, elem_id="explore-sliders"):
                 handle.follow("kind", gr.Radio(KIND_CHOICES, label="Directions", elem_id="direction-kind", **props["kind"]))
                 for k in range(NUM_DIRECTIONS):
@@ -265,6 +273,9 @@ def build(demo: gr.Blocks, explorer: Explorer, model: gr.Dropdown, info: gr.Mark
         with gr.Accordion("What each direction does: the seed moved to −4, −2, 0, +2, +4 along it (one row per slider)", open=True, elem_id="sheet-box"):
             handle.follow("sheet", gr.HTML(html_template=asset("templates/sheet.html"), elem_id="sheet", **props["sheet"]))
     _wire(handle, *buttons, force_server)
+    # Does G copy? The nearest training pictures on demand; a new seed or model clears them (they were of another picture).
+    nearest_button.click(ui(nearest, explorer=handle.explorer), handle.state_inputs, nearest_box, api_name="nearest", **RAW)
+    gr.on([handle.followers["seed"].change, model.change], None, None, nearest_box, js="() => null", **DRAG)
     return handle
 
 

@@ -172,6 +172,25 @@ def nearest_distances(
     return torch.cat(out)
 
 
+def nearest_pictures(queries_uint8: torch.Tensor, train_uint8: torch.Tensor, k: int = 3, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per query, its ``k`` nearest training images, nearest first: (distances (Q, k), rows of ``train_uint8`` (Q, k)).
+
+    Distances as :func:`nearest_distances` measures them (L2 in pixels on [0, 1]): the candidates come from cdist's
+    fast form (2k of them, as it rounds) and are measured again exactly, so a copy is at distance 0.
+    """
+    queries = queries_uint8.flatten(1).float() / 255
+    train = train_uint8.flatten(1).float() / 255
+    k = min(k, len(train))
+    distances, rows = [], []
+    for part in queries.split(chunk):
+        candidates = torch.cdist(part, train).topk(min(len(train), 2 * k), dim=1, largest=False).indices  # (q, 2k)
+        exact = (part[:, None] - train[candidates]).norm(dim=2)  # (q, 2k)
+        order = exact.argsort(dim=1)[:, :k]
+        distances.append(exact.gather(1, order))
+        rows.append(candidates.gather(1, order))
+    return torch.cat(distances), torch.cat(rows)
+
+
 def memorisation(fake_nn: torch.Tensor, test_nn: torch.Tensor) -> dict:
     """Compare nearest-training-image distances of samples (fake_nn) and of real test images (test_nn).
 

@@ -26,6 +26,7 @@ import torch
 from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
 from gan_core.explorer import directions as named
+from gan_core.explorer import nearest
 from gan_core.explorer.state import DIRECTION_LIMIT, MAX_LATENT_DIM, NUM_DIRECTIONS, PSI_RANGE, ExploreState
 from gan_core.inversion.anomaly import read_score
 from gan_core.inversion.invert import MAX_STEPS
@@ -608,6 +609,40 @@ class Explorer:
         found = pipeline.anomaly_score(picture)
         reading, scale = read_score(pipeline.reference, found.score)
         return {"score": found.score, "percentile": found.percentile, "summary": found.summary, "reading": reading, "scale": scale}
+
+    # -- does G copy? the nearest training pictures ----------------------------
+
+    def nearest(self, model, seed, psi, *amounts, z=None, kind=None) -> dict:
+        """The training pictures nearest to the Explore picture of (model, seed or z, psi, amounts), and how near that is
+        compared with real test pictures (:mod:`gan_core.explorer.nearest`).
+
+        {"model", "available" (False when the model ships no training pictures: then only "picture" and "reading"),
+        "picture" (PNG data URL of the Explore picture), "nearest": [{"src", "distance", "row"}] (3, nearest first),
+        "distance" (to the nearest), "typical" (a typical real test picture's distance to its nearest), "percentile"
+        (share of the real test pictures nearer to theirs), "reading" (in plain words), "searched", "compared_with"}.
+        """
+        state = self.state_of(model, seed, psi, amounts, z, kind)
+        pipeline = self.get(state.model)
+        drawn = pipeline(self.state_latent(state), verdict=False)
+        out = {"model": pipeline.name, "picture": images.data_url(drawn.images[0])}
+        shipped = nearest.for_folder(pipeline.files.root if pipeline.files is not None else None)
+        if shipped is None:
+            where = nearest.ship_command(pipeline.files.root if pipeline.files is not None else "MODEL_DIR")
+            return out | {"available": False, "reading": f"This model ships no copy of its training pictures, so they cannot be searched here (ship them with: {where})."}
+        if tuple(shipped.pictures.shape[1:]) != tuple(drawn.uint8.shape[1:]):
+            return out | {"available": False, "reading": f"The training pictures shipped with this model are {tuple(shipped.pictures.shape[1:])}, not the {tuple(drawn.uint8.shape[1:])} G draws: ship them again."}
+        distances, rows = shipped.nearest(drawn.uint8[0])
+        tiles = images.channels_last_numpy(shipped.pictures[rows])
+        return out | {
+            "available": True,
+            "nearest": [{"src": images.data_url(tile), "distance": round(d, 4), "row": r} for tile, d, r in zip(tiles, distances, rows)],
+            "distance": round(distances[0], 4),
+            "typical": round(shipped.typical, 4),
+            "percentile": round(shipped.percentile(distances[0]), 1),
+            "reading": shipped.reading(distances[0]),
+            "searched": shipped.searched,
+            "compared_with": shipped.compared_with,
+        }
 
     # -- share --------------------------------------------------------------
 

@@ -43,7 +43,7 @@ MAX_REFERENCE = 100_000
 SCALE_BINS = 24  # bars of the histogram of reference scores the page draws
 SCALE_SPAN = 3.0  # the scale reaches at most this many times the highest reference score; a score beyond is "off the scale"
 # What one picture of a dataset is called in sentences (singular, plural); other datasets: "<name> picture(s)".
-DATASET_NOUNS = {"mnist": ("digit", "digits"), "fashion-mnist": ("piece of clothing", "pictures of clothing")}
+DATASET_NOUNS = {"mnist": ("digit", "digits"), "fashion-mnist": ("garment", "garments")}
 NO_REFERENCE_READING = "This model ships no scores of real pictures to compare with, so the score cannot be read in words: higher is more unusual."
 
 
@@ -102,7 +102,7 @@ class Reference:
     @property
     def nouns(self) -> tuple[str, str]:
         """What one picture of the dataset is called, and many (after 'real test'): ('digit', 'digits') for MNIST."""
-        return DATASET_NOUNS.get(self.dataset, (f"{self.dataset} picture", f"{self.dataset} pictures"))
+        return dataset_nouns(self.dataset)
 
     def reading(self, score: float) -> str:
         """The score in plain words, placed among the reference pictures by how many score lower.
@@ -117,10 +117,10 @@ class Reference:
         share = self.percentile(score)
         real = f"{count:,} real {split} {many}"
         if score > self.scores[-1]:
-            return f"This does not look like {_a(one)}: it is more unusual than every one of {real}."
+            return f"This does not look like {article(one)}: it is more unusual than every one of {real}."
         if share >= 99:
             higher = count - lower
-            return f"This hardly looks like {_a(one)}: only {higher:,} of {real} {'is' if higher == 1 else 'are'} as unusual."
+            return f"This hardly looks like {article(one)}: only {higher:,} of {real} {'is' if higher == 1 else 'are'} as unusual."
         if share >= 90:
             return f"This looks like an unusual {one}: it is more unusual than {lower:,} of {real}."
         if share >= 10:
@@ -178,7 +178,18 @@ class Reference:
             raise ValueError(f"{path} is not a valid reference of anomaly scores ({str(err)[:120]}).") from None
 
 
-def _a(noun: str) -> str:
+def dataset_nouns(dataset: str | None) -> tuple[str, str]:
+    """What one picture of ``dataset`` is called in sentences, and many: ('digit', 'digits'), ('emoji picture', 'emoji
+    pictures') for folder:data/emoji, ('picture', 'pictures') for none."""
+    if not dataset:
+        return "picture", "pictures"
+    if dataset in DATASET_NOUNS:
+        return DATASET_NOUNS[dataset]
+    name = Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
+    return f"{name} picture", f"{name} pictures"
+
+
+def article(noun: str) -> str:
     """'a digit', 'an emoji picture'."""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
