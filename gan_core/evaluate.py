@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(result))
     if "not_available" in result:
         print(f"not available: {result['not_available']}")
-    result["reading"] = reading(result, trained_on(model_dir))
+    manifest = model_manifest(model_dir)
+    augmented = manifest is not None and manifest.training.get("optim", {}).get("augment") == "on"
+    result["reading"] = reading(result, manifest.num_images if manifest is not None else None, augmented)
     print(json.dumps(result, indent=2))
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -171,15 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def trained_on(model_dir: Path) -> int | None:
-    """How many pictures the model trained on, from its run.json (None when it has none)."""
+def model_manifest(model_dir: Path):
+    """The model's run.json (in the folder or its generator/), None when it has none or it is damaged."""
     for folder in (model_dir, model_dir / "generator"):
         try:
             manifest = read_manifest(folder)
         except ValueError:
             return None
         if manifest is not None:
-            return manifest.num_images
+            return manifest
     return None
 
 

@@ -158,3 +158,5 @@ def test_the_reading_puts_the_numbers_in_plain_words(generated, trained_on, says
 
     sentence = reading({"generated": generated, "floor": FLOOR}, trained_on)
     assert sentence.startswith("In plain words: ") and says in sentence
+    if "augment" in sentence:  # a run that trained with it already is not told to switch it on
+        assert "augment" not in reading({"generated": generated, "floor": FLOOR}, trained_on, augmented=True)

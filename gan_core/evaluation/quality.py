@@ -181,9 +181,10 @@ def summary(result: dict) -> str:
     )
 
 
-def reading(result: dict, train_pictures: int | None = None) -> str:
+def reading(result: dict, train_pictures: int | None = None, augmented: bool = False) -> str:
     """One plain-language sentence that reads an evaluation against its floor: how far from the real pictures, how
-    realistic, how varied, whether it copies, and what usually helps. ``train_pictures``: how many it trained on, if known."""
+    realistic, how varied, whether it copies, and what usually helps. ``train_pictures``: how many it trained on, if
+    known; ``augmented``: whether it trained with DiffAugment already (then that is not advised again)."""
     made, floor = result["generated"], result["floor"]
     times = made["fid"] / max(floor["fid"], 0.05)  # a floor near 0 (or slightly negative) would blow up the ratio
     distance = (
@@ -212,7 +213,7 @@ def reading(result: dict, train_pictures: int | None = None) -> str:
     advice = []
     if times > 20 or realistic < 0.85:
         advice.append("training longer")
-    if varied < 0.85 or copies:
+    if (varied < 0.85 or copies) and not augmented:
         small = train_pictures is not None and train_pictures < 10_000
         advice.append("augmentation (--augment on), as small sets need" if small else "augmentation (--augment on)")
     if copies:
