@@ -14,7 +14,19 @@ from app_fixtures import ROOT, make_model_folder
 
 from gan_core.core.data import ImageData, write_idx
 from gan_core.explorer import Explorer
-from gan_core.live.run import HOLD, HOLD_BACK, SUBSET_IMAGES, LiveConfig, LiveRun, PhaseTracker, describe_phase, grid_diversity, load_subset
+from gan_core.live.run import (
+    HOLD_BACK_STEPS,
+    HOLD_SHARE,
+    HOLD_STEPS,
+    SUBSET_IMAGES,
+    LiveConfig,
+    LiveRun,
+    PhaseTracker,
+    classify_phase,
+    describe_phase,
+    grid_diversity,
+    load_subset,
+)
 from gan_core.live.sessions import LiveSessions, sweep_stale_folders
 from gan_core.pipeline import GanPipeline
 from gan_core.training.config import TrainConfig
@@ -140,38 +152,72 @@ def test_the_phase_goes_forward_and_does_not_step_back_on_noise():
     assert tracker.update(history).startswith("Starting") and tracker.seen == []
     feed(tracker, history, [record(4, 0.6, 0.4)], diversity=0.01)  # the first snapshot shows at once
     assert tracker.phase == "blur"
-    feed(tracker, history, [record(10 * i, 0.9, 0.1) for i in range(1, 9)])
+    feed(tracker, history, [record(20 * i, 0.9, 0.1) for i in range(1, 12)])
     assert tracker.phase == "d-winning"
-    feed(tracker, history, [record(100 + 10 * i, 0.7, 0.3) for i in range(1, 7)])
+    feed(tracker, history, [record(220 + 20 * i, 0.7, 0.3) for i in range(1, 8)])
     assert tracker.phase == "drift"
-    sentences = feed(tracker, history, [record(200 + 10 * i, 0.6, 0.4) for i in range(1, 7)])
+    sentences = feed(tracker, history, [record(400 + 20 * i, 0.6, 0.4) for i in range(1, 11)])
     assert tracker.phase == "equilibrium" and sentences[-1].startswith("Near the equilibrium")
     assert tracker.names == ["G's starting blur", "D winning early", "drifting toward 0.5", "near the equilibrium"]
 
-    # Noise: D(x) back at 0.68 is still inside the equilibrium's wider band for leaving (0.22), and a few snapshots
-    # beyond it are not enough to step back.
-    sentences = feed(tracker, history, [record(300 + 10 * i, 0.68, 0.34) for i in range(1, 9)])
+    # Noise: D(x) back at 0.68 is still inside the equilibrium's wider band for leaving (0.22) ...
+    sentences = feed(tracker, history, [record(600 + 20 * i, 0.68, 0.34) for i in range(1, 9)])
     assert tracker.phase == "equilibrium" and all(s.startswith("Near the equilibrium") for s in sentences)
-    sentences = feed(tracker, history, [record(400 + 10 * i, 0.76, 0.26) for i in range(1, HOLD_BACK)])
+    # ... and outside it, many snapshots are not enough to step back while they cover less than HOLD_SHARE of the last
+    # HOLD_BACK_STEPS steps.
+    back, needed = 800, int(HOLD_SHARE * HOLD_BACK_STEPS)
+    feed(tracker, history, [record(back + 20 * i, 0.76, 0.26) for i in range(1, needed // 20)])
     assert tracker.phase == "equilibrium"
     # The same history again (the run's last snapshot repeats the one before) counts for nothing.
     for _ in range(5):
         tracker.update(history, 0.3)
     assert tracker.phase == "equilibrium"
     # Lasting long enough, it does step back, and the list says so.
-    feed(tracker, history, [record(500 + 10 * i, 0.76, 0.26) for i in range(1, 6)])
+    feed(tracker, history, [record(back + needed + 20 * i, 0.76, 0.26) for i in range(0, 3)])
     assert tracker.phase == "drift" and tracker.names[-2:] == ["near the equilibrium", "drifting toward 0.5"]
 
 
-def test_a_new_phase_needs_a_few_snapshots_and_divergence_shows_at_once():
+def test_statistics_that_flip_between_two_phases_do_not_flip_the_sentence():
+    tracker, history = PhaseTracker(), []
+    feed(tracker, history, [record(20 * i, 0.9, 0.1) for i in range(1, 10)])  # the widest gap: 0.8
+    assert tracker.phase == "d-winning"
+    flips = []
+    for i in range(1, 80):  # D's outputs swing every 40 steps between its widest gap and a drift
+        gap = (0.92, 0.08) if (i // 2) % 2 else (0.7, 0.3)
+        history.append(record(180 + 20 * i, *gap))
+        flips.append(classify_phase(history, 0.3, tracker.phase))
+        tracker.update(history, 0.3)
+    assert len({*flips}) == 2 and tracker.names == ["D winning early", "drifting toward 0.5"]
+
+
+def test_the_drift_holds_while_d_stays_short_of_its_widest_gap():
+    tracker, history = PhaseTracker(), []
+    feed(tracker, history, [record(50 * i, 0.9, 0.1) for i in range(1, 10)])  # the widest gap: 0.8
+    feed(tracker, history, [record(450 + 50 * i, 0.8, 0.15) for i in range(1, 6)])  # 0.65 < 0.8 - 0.1: the drift
+    assert tracker.phase == "drift"
+    # D pulls ahead again for a long while, to a gap of 0.72: short of 0.8 - 0.05, so it is still the drift ...
+    feed(tracker, history, [record(700 + 50 * i, 0.84, 0.12) for i in range(1, 20)])
+    assert tracker.phase == "drift"
+    # ... while back at its widest for HOLD_BACK_STEPS steps, D is winning again.
+    feed(tracker, history, [record(1700 + 50 * i, 0.9, 0.1) for i in range(1, HOLD_BACK_STEPS // 50 + 3)])
+    assert tracker.names == ["D winning early", "drifting toward 0.5", "D winning early"]
+
+
+def test_a_new_phase_needs_a_few_snapshots_and_steps_and_divergence_shows_at_once():
     tracker, history = PhaseTracker(), []
     feed(tracker, history, [record(10 * i, 0.85, 0.15) for i in range(1, 6)])
     assert tracker.phase == "d-winning"
-    feed(tracker, history, [record(60, 0.3, 0.9)] * (HOLD - 1))  # G ahead for one snapshot: not yet
-    assert tracker.phase == "d-winning"
-    feed(tracker, history, [record(70, 0.2, 0.9)] * 3)
-    assert tracker.phase == "fooling"
-    assert "diverged" in feed(tracker, history, [record(80, 0.5, 0.5, loss_d=math.nan)])[-1]
+    seen_at = shown_at = None
+    for step in range(60, 400, 10):  # G ahead from step 60 on: the statistics say so a little later, the sentence later still
+        history.append(record(step, 0.2, 0.9))
+        if seen_at is None and classify_phase(history, 0.3, tracker.phase) == "fooling":
+            seen_at = step
+        tracker.update(history, 0.3)
+        if shown_at is None and tracker.phase == "fooling":
+            shown_at = step
+    # Shown once the records that showed it (each 10 steps, the first ending at seen_at) cover half of the last HOLD_STEPS.
+    assert seen_at is not None and shown_at - (seen_at - 10) == HOLD_SHARE * HOLD_STEPS
+    assert "diverged" in feed(tracker, history, [record(400, 0.5, 0.5, loss_d=math.nan)])[-1]
     assert tracker.seen == ["d-winning", "fooling", "diverged"]
 
 

@@ -45,11 +45,17 @@ GRID_SCALE = 3  # the grid's pixels are upscaled (nearest) so it stays crisp in 
 WINDOW = 4  # snapshots that count as "recent" for the phase sentence
 COLLAPSED = 0.08  # grid_diversity below this: G draws (nearly) one picture for every z
 EARLY_STEPS = 200  # before this step low diversity is G's starting blur, not a collapse
-DRIFT = 0.1  # D's two outputs this much closer than at D's strongest: the drift toward 0.5
+DRIFT = 0.1  # D's two outputs this much closer than at D's strongest: the drift toward 0.5 ...
+LEAVE_DRIFT = 0.05  # ... which holds until they are back within this of their widest gap (hysteresis)
 EQUILIBRIUM = 0.15  # both of D's outputs this close to 0.5: near the equilibrium ...
 LEAVE_EQUILIBRIUM = 0.22  # ... which holds until one of them is this far from 0.5 (hysteresis)
-HOLD = 2  # snapshots in a row a new phase must be seen in before the sentence changes ...
-HOLD_BACK = 10  # ... and a step back in PHASE_ORDER (about 5 s at two snapshots a second)
+# Before the sentence changes, the statistics must have shown the new phase for at least HOLD_SHARE of the last
+# HOLD_STEPS steps, and for a step back in PHASE_ORDER (the drift back to D winning, say) of the last HOLD_BACK_STEPS:
+# steps, not seconds or snapshots, so that the rule is the same on a slow CPU and a fast GPU; a share, not every
+# record in a row, because early on the statistics flip between neighbouring phases every few dozen steps.
+HOLD_SHARE = 0.5
+HOLD_STEPS = 100
+HOLD_BACK_STEPS = 600
 
 # What each phase is called in the list of phases so far. PHASE_ORDER is the usual course of a run; the others
 # (G ahead, a collapse, D winning outright, divergence) may come at any time.
@@ -129,7 +135,8 @@ def classify_phase(history: list[dict], diversity: float | None = None, current:
     ``history``: the records so far, oldest first, each with "step", "loss_d", "loss_g", "d_real" and
     "d_fake" (D's mean outputs in [0, 1]). ``diversity``: how different G's fixed-z pictures are from each
     other (:func:`grid_diversity`: 0 all identical, about 0.37 for real MNIST digits), when known.
-    ``current``: the phase shown now; the equilibrium is left only beyond LEAVE_EQUILIBRIUM, not EQUILIBRIUM.
+    ``current``: the phase shown now; the equilibrium is left only beyond LEAVE_EQUILIBRIUM, not EQUILIBRIUM, and
+    the drift only when D's two outputs are back within LEAVE_DRIFT of their widest gap, not DRIFT.
     """
     if not history:
         return "start"
@@ -149,7 +156,7 @@ def classify_phase(history: list[dict], diversity: float | None = None, current:
     # How far apart D's two outputs were at D's strongest (means over WINDOW records), against now.
     gaps = [r["d_real"] - r["d_fake"] for r in history]
     peak = max(sum(gaps[i : i + WINDOW]) / WINDOW for i in range(len(gaps) - WINDOW + 1)) if len(gaps) >= WINDOW else gaps[-1]
-    if len(history) >= 2 * WINDOW and d_real - d_fake < peak - DRIFT:
+    if len(history) >= 2 * WINDOW and d_real - d_fake < peak - (LEAVE_DRIFT if current == "drift" else DRIFT):
         return "drift"
     return "d-winning"
 
@@ -187,15 +194,14 @@ def describe_phase(history: list[dict], diversity: float | None = None) -> str:
 
 
 class PhaseTracker:
-    """The phase a run shows, steadied: a new phase replaces the shown one only after HOLD snapshots in a row, a step
-    back in PHASE_ORDER (the equilibrium back to the drift, say) only after HOLD_BACK, and divergence at once.
-    ``seen`` lists the phases shown so far, in order (a phase comes again when the run goes back to it)."""
+    """The phase a run shows, steadied: the first one at once, then a new phase only when the statistics showed it for
+    HOLD_SHARE of the last HOLD_STEPS steps, a step back in PHASE_ORDER only of the last HOLD_BACK_STEPS, divergence at
+    once. ``seen`` lists the phases shown so far, in order (a phase comes again when the run goes back to it)."""
 
     def __init__(self) -> None:
         self.phase = "start"
         self.seen: list[str] = []
-        self._candidate: str | None = None
-        self._count = 0
+        self._votes: list[tuple[int, int, str]] = []  # (first step, last step, phase) of each record: what it showed
         self._records = 0
 
     def update(self, history: list[dict], diversity: float | None = None) -> str:
@@ -203,21 +209,27 @@ class PhaseTracker:
         if history and len(history) != self._records:
             self._records = len(history)
             candidate = classify_phase(history, diversity, self.phase)
-            if candidate == self.phase:
-                self._candidate, self._count = None, 0
-            else:
-                self._count = self._count + 1 if candidate == self._candidate else 1
-                self._candidate = candidate
-                needed = HOLD_BACK if self._backwards(candidate) else HOLD
-                if self.phase == "start" or candidate == "diverged" or self._count >= needed:
-                    self._show(candidate)
+            step = history[-1]["step"]
+            previous = history[-2]["step"] if len(history) > 1 else 0
+            self._votes = [vote for vote in self._votes if vote[1] > step - HOLD_BACK_STEPS] + [(previous, step, candidate)]
+            if candidate != self.phase and (self.phase == "start" or candidate == "diverged" or self._held(candidate, step)):
+                self._show(candidate)
         return phase_sentence(self.phase, history)
+
+    def _held(self, candidate: str, step: int) -> bool:
+        """Whether the statistics showed ``candidate`` for HOLD_SHARE of the last HOLD_STEPS (a step back: HOLD_BACK_STEPS) steps."""
+        span = HOLD_BACK_STEPS if self._backwards(candidate) else HOLD_STEPS
+        start = step - span
+        if start < 0:
+            return False
+        shown = sum(min(last, step) - max(first, start) for first, last, phase in self._votes if phase == candidate and last > start)
+        return shown >= HOLD_SHARE * span
 
     def _backwards(self, candidate: str) -> bool:
         return self.phase in PHASE_ORDER and candidate in PHASE_ORDER and PHASE_ORDER.index(candidate) < PHASE_ORDER.index(self.phase)
 
     def _show(self, phase: str) -> None:
-        self.phase, self._candidate, self._count = phase, None, 0
+        self.phase = phase
         if not self.seen or self.seen[-1] != phase:
             self.seen.append(phase)
 
