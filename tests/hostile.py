@@ -71,6 +71,8 @@ ENDPOINTS: dict[str, list] = {
     "timeline": ["grey", 2],
     "share": ["grey", 3, 1.0, *ZEROS, None, "ganspace"],
     "restore": ['{"model": "grey", "seed": 3}'],
+    "nearest": ["grey", 3, 1.0, *ZEROS, None, "sefa"],
+    "arithmetic_presets": ["grey"],
     # The 2-D game (its game is a gr.State: not an API parameter); a run of 5 steps.
     "toy_run": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0, 5],
     "toy_step": ["ring8", 2, 0.001, 0.001, 1, "non-saturating", 0],

@@ -27,6 +27,7 @@ ENDPOINTS = {
     "/arithmetic_tiles", "/arithmetic", "/grid", "/grid_pick", "/timeline", "/share", "/restore", "/invert", "/score",
     "/switch_kind", "/directions",  # SeFa or GANSpace sliders, and what each slider does
     "/nearest",  # the training pictures nearest to the Explore picture (does G copy?)
+    "/arithmetic_presets",  # the Vector arithmetic tab's presets of a model
     "/toy_run", "/toy_step", "/toy_reset",  # the 2-D game: tests/test_app_toy.py
     "/live_train", "/live_stop",  # the image run: tests/test_app_live.py
 }  # fmt: skip
@@ -48,6 +49,7 @@ def server(tmp_path_factory):
     grey = make_model_folder(root / "grey", image_size=16, channels=1, latent_dim=8, encoder=True, dataset="mnist")
     colour = make_model_folder(root / "colour", image_size=8, channels=3, latent_dim=6, seed=1, with_discriminator=False, epochs=2)
     ship_training_pictures(grey, seeds=range(10, 20))
+    keep_a_preset(grey)
     app = AppServer([grey, colour])
     yield app
     app.stop()
@@ -66,6 +68,19 @@ def ship_training_pictures(folder: Path, seeds) -> None:
     pipeline = GanPipeline.from_pretrained(folder)
     noise = torch.randint(0, 256, (50, 1, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     nearest.build(torch.cat([pipeline(pipeline.latents(list(seeds)), verdict=False).uint8, noise[:20]]), noise[20:], "mnist").save(folder)
+
+
+PRESET_CHECK = {"class": "8", "probability": 0.97, "kind_percentile": None, "style_percentile": 91.0, "passed": True}
+
+
+def keep_a_preset(folder: Path) -> None:
+    """A presets.json for the model's generator with one preset (as python -m gan_core.choose_presets writes it)."""
+    from gan_core import GanPipeline
+    from gan_core.explorer import directions, presets
+
+    pipeline = GanPipeline.from_pretrained(folder)
+    preset = presets.Preset("bold 3 − thin 3 + thin 8", "bold 8", (1, 2, 3), (4, 5, 6), (7, 8, 9), "thickness", True, "class", "3", "8", PRESET_CHECK)
+    presets.write_presets(presets.presets_path(pipeline), directions.generator_hash(pipeline), [preset], "a test")
 
 
 def test_every_named_endpoint_is_covered_here(client):
@@ -155,6 +170,17 @@ def test_nearest_training_pictures(client):
     assert absent["available"] is False and "ships no copy of its training pictures" in absent["reading"]
     with pytest.raises(AppError, match="Unknown model"):
         client.predict("nope", 3, 1.0, *ZEROS, api_name="/nearest")
+
+
+def test_arithmetic_presets(client):
+    found = client.predict("grey", api_name="/arithmetic_presets")
+    assert found["model"] == "grey" and [p["name"] for p in found["presets"]] == ["bold 3 − thin 3 + thin 8"]
+    preset = found["presets"][0]
+    assert (preset["a"], preset["b"], preset["c"], preset["result"], preset["check"]) == ("1, 2, 3", "4, 5, 6", "7, 8, 9", "bold 8", PRESET_CHECK)
+    assert preset["description"] == "bold 3 − thin 3 + thin 8 = bold 8. Checked: the classifier reads the result as 8 (97%), bolder than 91% of G's 8s."
+    assert client.predict("grey", preset["a"], preset["b"], preset["c"], api_name="/arithmetic")["seeds"] == {"a": [1, 2, 3], "b": [4, 5, 6], "c": [7, 8, 9]}
+    none = client.predict("colour", api_name="/arithmetic_presets")
+    assert none["presets"] == [] and "python -m gan_core.choose_presets" in none["note"]
 
 
 def test_timeline(client):

@@ -453,3 +453,69 @@ def test_ship_training_pictures_writes_what_loads_back(tmp_path, capsys):
     (folder / PICTURES_FILE).write_bytes(b"not a png")
     with pytest.raises(ValueError, match="training pictures .* are damaged"):
         TrainingPictures.load(folder)
+
+
+# ----------------------------------------------------------------------------- vector arithmetic presets
+
+
+class HalvesClassifier(torch.nn.Module):
+    """A stand-in classifier that reads class 'top' when a picture's top half is brighter than its bottom half by more than
+    ``offset`` (in [-1, 1] units), else 'bottom', confidently (an untrained G's pictures differ little)."""
+
+    class_names = ["top", "bottom"]
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.offset = offset
+
+    @staticmethod
+    def difference(pictures):  # (B, C, H, W) -> (B,)
+        half = pictures.shape[2] // 2
+        return pictures[:, :, :half].float().mean((1, 2, 3)) - pictures[:, :, half:].float().mean((1, 2, 3))
+
+    def features(self, pictures):  # (B, C, H, W) in [-1, 1] -> (B, 2)
+        difference = self.difference(pictures) - self.offset
+        return torch.stack([difference, -difference], 1)
+
+    def head(self, features):
+        return 1e4 * features
+
+
+def test_presets_are_chosen_checked_and_kept_beside_the_model(tmp_path):
+    from gan_core.explorer import directions, presets
+
+    folder = make_model_folder(tmp_path / "arith", image_size=16, latent_dim=8)
+    pipeline = GanPipeline.from_pretrained(folder)
+    pool = pipeline(pipeline.latents(list(range(400))), verdict=False).uint8
+    classifier = HalvesClassifier(float(HalvesClassifier.difference(pool.float() / 127.5 - 1).median()))  # half the pool each
+    chosen = presets.choose_presets(pipeline, classifier, count=3, pool=400)
+    assert chosen and len(chosen) <= 3 and all(p.check["passed"] and p.kind_by == "class" for p in chosen)
+    first = chosen[0]
+    assert {first.kind_from, first.kind_to} == {"top", "bottom"}
+    up, down = presets.ADJECTIVES[first.style] if first.high else presets.ADJECTIVES[first.style][::-1]
+    assert (first.name, first.result) == (f"{up} {first.kind_from} − {down} {first.kind_from} + {down} {first.kind_to}", f"{up} {first.kind_to}")
+    assert all(len(seeds) == presets.SEEDS_PER_TERM and max(seeds) < 400 for seeds in (first.a, first.b, first.c))
+    # The check, again: the classifier reads the result as C's class, and its style is at A's end among C's class.
+    assert presets.check_preset(pipeline, first, classifier, pool=400) == first.check
+    z = latent.arithmetic(*(pipeline.seed_noise(list(t)) for t in (first.a, first.b, first.c)))
+    result = pipeline(z[None], verdict=False).uint8
+    assert ("top" if float(HalvesClassifier.difference(result.float() / 127.5 - 1)) > classifier.offset else "bottom") == first.kind_to
+    assert first.description.startswith(f"{first.name} = {first.result}. Checked: the classifier reads the result as {first.kind_to} (")
+    assert chosen == presets.choose_presets(pipeline, classifier, count=3, pool=400), "deterministic"
+
+    explorer = ex.Explorer.from_sources([str(folder)])
+    assert explorer.arithmetic_presets("arith")["presets"] == [] and "choose_presets" in explorer.arithmetic_presets("arith")["note"]
+    presets.write_presets(presets.presets_path(pipeline), directions.generator_hash(pipeline), chosen, "HalvesClassifier")
+    shown = explorer.arithmetic_presets("arith")
+    assert [p["name"] for p in shown["presets"]] == [p.name for p in chosen] and shown["presets"][0]["a"] == ", ".join(map(str, first.a))
+    assert explorer.arithmetic("arith", *first.terms())["seeds"]["a"] == list(first.a)
+    assert presets.read_presets(presets.presets_path(pipeline), "another generator") == [], "presets of another G are not shown"
+
+
+def test_presets_without_a_classifier_use_two_measures(tmp_path):
+    from gan_core.explorer import presets
+
+    pipeline = GanPipeline.from_pretrained(make_model_folder(tmp_path / "m", image_size=16))
+    chosen = presets.choose_presets(pipeline, None, count=2, pool=400)
+    assert chosen and all(p.check["passed"] and p.kind_by in presets.ADJECTIVES and p.check["probability"] is None for p in chosen)
+    assert chosen[0].description.startswith(f"{chosen[0].name} = {chosen[0].result}. Checked: the result is ")

@@ -26,7 +26,7 @@ import torch
 from gan_core.core import images, latent
 from gan_core.core.checks import SEED_MAX, check_choice, check_count, check_number, check_seed, shown
 from gan_core.explorer import directions as named
-from gan_core.explorer import nearest
+from gan_core.explorer import nearest, presets
 from gan_core.explorer.state import DIRECTION_LIMIT, MAX_LATENT_DIM, NUM_DIRECTIONS, PSI_RANGE, ExploreState
 from gan_core.inversion.anomaly import read_score
 from gan_core.inversion.invert import MAX_STEPS
@@ -525,6 +525,20 @@ class Explorer:
         out = {label: images.data_url(image) for label, image in zip(("a", "b", "c", "result"), pictures.images)}
         out.update(p_real=pictures.p_real[3], seeds={"a": terms[0], "b": terms[1], "c": terms[2]})
         return out
+
+    def arithmetic_presets(self, model) -> dict:
+        """The model's vector arithmetic presets (``presets.json``, :mod:`gan_core.explorer.presets`), best first:
+        {"model", "presets": [{"name", "result", "a", "b", "c" (the terms' seeds as text), "description" (the preset and its
+        check in words), "check"}], "note" (how presets are chosen, or how to make them when the model has none)}."""
+        pipeline = self.get(model)
+        chosen = presets.presets_for(pipeline)
+        where = pipeline.files.root if pipeline.files is not None else "MODEL_DIR"
+        note = presets.EXPLANATION if chosen else f"This model ships no presets; choose some with: python -m gan_core.choose_presets {where}"
+        return {
+            "model": pipeline.name,
+            "presets": [dict(zip(("a", "b", "c"), p.terms()), name=p.name, result=p.result, description=p.description, check=p.check) for p in chosen],
+            "note": note,
+        }
 
     # -- how it trained -----------------------------------------------------
 
