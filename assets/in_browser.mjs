@@ -59,7 +59,7 @@ function loadModel(name) {
   const record = {ready: false, failed: false, entry: null, loaded: null};
   models.set(name, record);
   record.loaded = (async () => {
-    const bundle = await server.web_model([name]);
+    const bundle = await within(server.web_model([name]), 3 * ANSWER_MS, `the model ${name}`);
     if (!bundle || bundle.error) throw new Error(bundle ? bundle.error : 'no answer');
     if (!bundle.generator_url) throw new Error(`model ${name} has no model.onnx (python -m gan_core.export MODEL_DIR writes it)`);
     // The model's files download while the runtime does; the sessions start once it is up.
@@ -86,11 +86,21 @@ function directionsOf(bundle) {
   return {directions: new Float32Array(bundle.directions.flat()), count: bundle.directions.length};
 }
 
+const ANSWER_MS = 10000;  // a server function that has not answered by then is asked again at the next frame
+
+/** `promise`, or an error once `ms` have passed. */
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** The value under `key`, else null while `fetcher()` gets it (once; asked again after a failure or no answer). */
 function cached(map, key, fetcher) {
   const value = map.get(key);
   if (value !== undefined && !(value instanceof Promise)) return value;
   if (value === undefined) {
-    const pending = fetcher().then((result) => { map.set(key, result); return result; }).catch((err) => { map.delete(key); console.warn(err); });
+    const pending = within(fetcher(), ANSWER_MS, key).then((result) => { map.set(key, result); return result; }).catch((err) => { map.delete(key); console.warn(err); });
     map.set(key, pending);
   }
   return null;
@@ -272,8 +282,10 @@ export async function start({config, functions, initial}) {
     setStatus('failed');
     return;
   }
-  // The runtime's WebAssembly is compiled with the first model: only then is drawing in the page known to work.
+  // The first model's sessions have started and its seed's z is here: the next drag is drawn in the page.
   if (first) await first.loaded;
+  const seed = first && Number.isInteger(initial.seed) ? seeds.get(`${current}|${initial.seed}`) : null;
+  if (seed instanceof Promise) await seed;
   gan = web;
   showModelStatus();
 }

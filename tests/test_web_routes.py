@@ -143,3 +143,12 @@ def test_a_damaged_runtime_turns_in_browser_drawing_off_and_says_why_in_the_log(
         config = engine.WebFiles(damaged).engine_config()
     assert config["runtime"] is None and config["engine"].endswith("in_browser.mjs")
     assert "does not match the sha256 recorded in VERSION" in caplog.text
+
+
+def test_the_page_preloads_the_engine_and_the_runtime_but_not_for_the_server_path(files, client):
+    links = client.get("/").headers.get_list("link")
+    wanted = [file["url"] for file in files.engine_config()["runtime"]["files"].values()]
+    assert all(any(f"<{url}>; rel=preload; as=fetch; crossorigin=anonymous" == link for link in links) for url in wanted), links
+    assert any(link.startswith(f"<{files.engine_config()['engine']}>; rel=modulepreload") for link in links)
+    assert client.get("/?render=server").headers.get_list("link") == []
+    assert client.get("/other").headers.get_list("link") == [], "only the page itself"

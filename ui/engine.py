@@ -52,7 +52,7 @@ CONTENT_TYPES = {".mjs": "text/javascript; charset=utf-8", ".js": "text/javascri
 IMMUTABLE = "public, max-age=31536000, immutable"  # every URL names its content's hash: a new content is a new URL
 HASH_CHARS = 16  # hex digits of a file's sha256 in its URL
 GZIP_GAIN = 0.95  # a model file is sent compressed when gzip makes it at most this fraction of its size
-BROTLI_QUALITY = 9  # the runtime's .wasm: 2.69 MB in about 1.5 s of one core, once (quality 11 gains 4% for 30x the time)
+BROTLI_QUALITY = 9  # the runtime's .wasm: 2.69 MB in about 1.7 s of one core, once, in the background (quality 5: 2.83 MB)
 MODEL_CACHE = 8  # compressed model files kept in memory
 # The page's inputs each drag path reads itself, in the order of its server function's arguments (the elem_ids of
 # ui/explore.py and ui/interpolate.py). None marks what the page does not show (a found picture's z): it comes with the
@@ -175,9 +175,10 @@ class WebFiles:
         return urls
 
     def preloads(self, query: str) -> list[str]:
-        """What the page's answer preloads (``Link`` header values): the engine and the runtime, which it needs first and
-        which are most of its bytes; nothing for ``?render=server``. (The model's files are not: they follow the model
-        the page ends up on, and downloading them while the runtime starts up costs no time.)"""
+        """What the page's answer preloads (``Link`` header values): the engine and the runtime, which the page needs first
+        and which are most of its bytes; nothing for ``?render=server``. The open model's files are not: fetched once
+        the page knows its model, they download while the runtime starts, which measured faster than sharing the link
+        with them from the start (BENCHMARKS.md, "First visit")."""
         if parse_qs(query).get("render", [""])[-1] == "server":
             return []
         config = self.engine_config()
