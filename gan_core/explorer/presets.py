@@ -9,8 +9,9 @@ strokes, bright against dark); C is another kind with B's style. A − B + C sho
 
 :func:`choose_presets` tries every pair of kinds and every style on a pool of seeds, computes each candidate's result and
 *checks* it: the classifier must read it as C's class (probability at least :data:`CLASS_CONFIDENCE`; for measure
-kinds, the result must lie on C's side), and its style must be at least :data:`STYLE_PERCENTILE` % of the way up among
-the pool's pictures of C's kind. It keeps the best that pass, varied in style and kinds. The presets are written to
+kinds, the result must lie on C's side), its style must be at least :data:`STYLE_PERCENTILE` % of the way up among
+the pool's pictures of C's kind, and, when the model has a D, D must not find it among G's least real quarter of pictures
+(:data:`REALISM_PERCENTILE`); the more real, the higher it ranks. It keeps the best that pass, varied in style and kinds. The presets are written to
 ``presets.json`` beside the model (``python -m gan_core.choose_presets MODEL_DIR``), tied to G's weights by a hash like
 the named directions, with each check's numbers; :func:`check_preset` checks a preset again.
 """
@@ -44,6 +45,7 @@ CONFIDENT = 0.9  # a seed is of a class when the classifier reads it so with at 
 CLASS_CONFIDENCE = 0.8  # a preset's result must be read as C's class with at least this probability
 STYLE_PERCENTILE = 75.0  # ... and its style at least this far up (or down) among the pool's pictures of C's kind
 STYLE_SHARE = 0.2  # A's seeds come from the top fifth of their kind in the style, B's and C's from the bottom fifth
+REALISM_PERCENTILE = 25.0  # with a D, the result's P(real) must be at least this far up among the pool's (not among G's least real quarter)
 # The words for each end of a measure, as adjectives: (high, low).
 ADJECTIVES = {
     "thickness": ("bold", "thin"),
@@ -142,7 +144,8 @@ def choose_presets(
     count = check_count(count, "count", 1, 64)
     pool = check_count(pool, "pool", 4 * SEEDS_PER_TERM, 100_000)
     seeds = torch.arange(seed_offset, seed_offset + pool)
-    pictures = pipeline(pipeline.latents(seeds.tolist()), verdict=False).uint8  # (P, C, H, W)
+    drawn = pipeline(pipeline.latents(seeds.tolist()))
+    pictures = drawn.uint8  # (P, C, H, W)
     measures = _measures(pictures)
     figure = Figure.of(pictures)
     values = {m.key: m.function(figure).float() for m in measures}  # key -> (P,)
@@ -161,13 +164,15 @@ def choose_presets(
     if not candidates:
         return []
     z = torch.stack([latent.arithmetic(*(pipeline.seed_noise(t) for t in terms)) for *_, terms in candidates])  # (K, D)
-    results = pipeline(z, verdict=False).uint8
+    judged = pipeline(z)
+    results = judged.uint8
+    realism = _realism(drawn.p_real, judged.p_real)
     probs = predict(classifier, results)[1] if classifier is not None else None
     result_figure = Figure.of(results)
     result_values = {m.key: m.function(result_figure).float() for m in measures}
     presets = []
     for index, (style, high, by, x, y, in_y, terms) in enumerate(candidates):
-        check = _check(index, style.key, high, by, y, in_y, values, result_values, probs, classifier)
+        check = _check(index, style.key, high, by, y, in_y, values, result_values, probs, classifier, realism[index])
         if check["passed"]:
             presets.append(_preset(style, high, by, x, y, terms, check, noun))
     return _varied(sorted(presets, key=_strength, reverse=True), count)
@@ -209,19 +214,28 @@ def _terms(seeds, style_values, in_x, in_y, high: bool) -> tuple[list[int], list
     return None if a is None or b is None or c is None else (a, b, c)
 
 
-def _check(index, style, high, by, y, in_y, values, result_values, probs, classifier) -> dict:
-    """Whether result ``index`` is Y's kind in A's style (see the module's docstring)."""
+def _realism(pool: list, results: list) -> list[float | None]:
+    """Each result's P(real) as a percentile among the pool's (None without a D)."""
+    if not pool or pool[0] is None:
+        return [None] * len(results)
+    reference = torch.tensor(pool)
+    return [round(_percentile_within(reference, value), 1) for value in results]
+
+
+def _check(index, style, high, by, y, in_y, values, result_values, probs, classifier, realism: float | None = None) -> dict:
+    """Whether result ``index`` is Y's kind in A's style, and (with a D) not among G's least real pictures (see the module's docstring)."""
     style_percentile = _percentile_within(values[style][in_y], float(result_values[style][index]))
     style_ok = style_percentile >= STYLE_PERCENTILE if high else style_percentile <= 100 - STYLE_PERCENTILE
+    style_ok = style_ok and (realism is None or realism >= REALISM_PERCENTILE)
     if probs is not None:
         names = [display_class(n) for n in classifier.class_names]
         read = int(probs[index].argmax())
         probability = float(probs[index, read])
         kind_ok = names[read] == y and probability >= CLASS_CONFIDENCE
-        return {"class": names[read], "probability": round(probability, 4), "kind_percentile": None, "style_percentile": round(style_percentile, 1), "passed": bool(kind_ok and style_ok)}
+        return {"class": names[read], "probability": round(probability, 4), "kind_percentile": None, "style_percentile": round(style_percentile, 1), "realism_percentile": realism, "passed": bool(kind_ok and style_ok)}
     kind_percentile = _percentile_within(values[by], float(result_values[by][index]))
     kind_ok = kind_percentile >= 50 if y == ADJECTIVES[by][0] else kind_percentile <= 50
-    return {"class": None, "probability": None, "kind_percentile": round(kind_percentile, 1), "style_percentile": round(style_percentile, 1), "passed": bool(kind_ok and style_ok)}
+    return {"class": None, "probability": None, "kind_percentile": round(kind_percentile, 1), "style_percentile": round(style_percentile, 1), "realism_percentile": realism, "passed": bool(kind_ok and style_ok)}
 
 
 def _preset(style: Measure, high: bool, by: str, x: str, y: str, terms, check: dict, noun: str = "") -> Preset:
@@ -232,13 +246,15 @@ def _preset(style: Measure, high: bool, by: str, x: str, y: str, terms, check: d
 
 
 def _strength(preset: Preset) -> float:
-    """How clearly a preset passed: the classifier's probability (or the kind's margin) plus the style's margin, 0..2."""
+    """How clearly a preset passed: the classifier's probability (or the kind's margin), the style's margin and how real D finds
+    the result (its percentile among G's pictures), 0..3: a result that reads right but looks broken ranks low."""
     check = preset.check
     style = check["style_percentile"] / 100 if preset.high else 1 - check["style_percentile"] / 100
+    real = (check.get("realism_percentile") or 0.0) / 100
     if check["probability"] is not None:
-        return check["probability"] + style
+        return check["probability"] + style + real
     kind = check["kind_percentile"] / 100
-    return (kind if preset.kind_to == ADJECTIVES[preset.kind_by][0] else 1 - kind) + style
+    return (kind if preset.kind_to == ADJECTIVES[preset.kind_by][0] else 1 - kind) + style + real
 
 
 def _varied(presets: list[Preset], count: int) -> list[Preset]:
@@ -264,7 +280,8 @@ def _varied(presets: list[Preset], count: int) -> list[Preset]:
 def check_preset(pipeline: GanPipeline, preset: Preset, classifier: Classifier | None, pool: int = POOL) -> dict:
     """Check ``preset`` again with this pipeline (as :func:`choose_presets` did): the check's dict, "passed" included."""
     seeds = list(range(pool))
-    pictures = pipeline(pipeline.latents(seeds), verdict=False).uint8
+    drawn = pipeline(pipeline.latents(seeds))
+    pictures = drawn.uint8
     measures = _measures(pictures)
     values = {m.key: m.function(Figure.of(pictures)).float() for m in measures}
     if preset.style not in values or (preset.kind_by != "class" and preset.kind_by not in values):
@@ -273,10 +290,11 @@ def check_preset(pipeline: GanPipeline, preset: Preset, classifier: Classifier |
     in_y = groups.get((preset.kind_by, preset.kind_to))
     if in_y is None:
         return {"passed": False, "reason": f"no kind {preset.kind_to!r} here"}
-    result = pipeline(latent.arithmetic(*(pipeline.seed_noise(list(t)) for t in (preset.a, preset.b, preset.c)))[None], verdict=False).uint8
+    judged = pipeline(latent.arithmetic(*(pipeline.seed_noise(list(t)) for t in (preset.a, preset.b, preset.c)))[None])
+    result = judged.uint8
     probs = predict(classifier, result)[1] if classifier is not None else None
     result_values = {m.key: m.function(Figure.of(result)).float() for m in measures}
-    return _check(0, preset.style, preset.high, preset.kind_by, preset.kind_to, in_y, values, result_values, probs, classifier)
+    return _check(0, preset.style, preset.high, preset.kind_by, preset.kind_to, in_y, values, result_values, probs, classifier, _realism(drawn.p_real, judged.p_real)[0])
 
 
 # ----------------------------------------------------------------------------- kept beside the model
