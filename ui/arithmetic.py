@@ -64,6 +64,11 @@ def build(handle: ExploreHandle) -> None:
     menu, first_a, first_b, first_c, first_description = preset_props(explorer, first)
     with gr.Tab("Vector arithmetic", id="arithmetic", elem_id="tab-arithmetic"):
         gr.Markdown(NOTE)
+        with gr.Row():  # first, above the tiles: on a phone the tiles would push it a screen down
+            with gr.Column(scale=2, min_width=280):
+                preset = gr.Dropdown(label="Preset", elem_id="preset", **menu)
+            with gr.Column(scale=3, min_width=280):
+                preset_note = gr.Markdown(first_description, elem_classes="gan-note", elem_id="preset-note")
         with gr.Row():
             with gr.Column(scale=5):
                 with gr.Row(equal_height=True):
@@ -74,8 +79,6 @@ def build(handle: ExploreHandle) -> None:
                     elem_id="pool", elem_classes="gan-tiles",
                 )
             with gr.Column(scale=4):
-                preset = gr.Dropdown(label="Preset", elem_id="preset", **menu)
-                preset_note = gr.Markdown(first_description, elem_classes="gan-note", elem_id="preset-note")
                 term_a = gr.Textbox(first_a, label="A (seeds)", elem_id="term-a")
                 term_b = gr.Textbox(first_b, label="B (seeds)", elem_id="term-b")
                 term_c = gr.Textbox(first_c, label="C (seeds)", elem_id="term-c")
