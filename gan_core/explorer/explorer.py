@@ -542,11 +542,6 @@ class Explorer:
 
     # -- how it trained -----------------------------------------------------
 
-    def timeline_info(self, model) -> tuple[int, int]:
-        """(number of timeline pictures, last epoch); (0, 0) when the model shipped none."""
-        timeline = self.get(model).timeline
-        return len(timeline), (timeline[-1].epoch if timeline else 0)
-
     def timeline(self, model, position) -> dict:
         """The fixed-z grid at timeline position 1..N: {"src", "epoch", "count"}."""
         pipeline = self.get(model)
