@@ -133,6 +133,10 @@ class ExploreHandle:
             changed[self.model] = gr.Dropdown(choices=[*self.explorer.names, state.model], value=state.model)
         return changed
 
+    def opened(self, state: ExploreState) -> dict:
+        """Every follower's update for ``state``, and the Explore tab selected: Explore opens it."""
+        return self.updates(state) | {self.tabs: gr.Tabs(selected="explore")}
+
     def opens(self, trigger, fn, inputs, bound: dict | None = None, **options) -> None:
         """When ``trigger`` fires, Explore opens the ExploreState that ``fn(*inputs, **bound)`` returns (``bound`` default:
         the explorer): every follower updated, the tab switched and scrolled to. Wired by :meth:`wire`, once every follower exists."""
@@ -164,7 +168,7 @@ def opening(fn, handle: ExploreHandle):
 
     @functools.wraps(fn)
     def opened(*args, **bound):
-        return handle.updates(fn(*args, **bound)) | {handle.tabs: gr.Tabs(selected="explore")}
+        return handle.opened(fn(*args, **bound))
 
     return opened
 
@@ -200,8 +204,8 @@ def select_model(model, seed, kind=None, *, explorer: Explorer, handle: ExploreH
 def switch_kind(model, seed, psi, z, kind, *, explorer: Explorer, handle: ExploreHandle):
     """Switch the sliders between SeFa and GANSpace directions (their names, sheet and note), the amounts back to 0."""
     state = explorer.state_of(model, seed, psi, (), z, kind)
-    changed = handle.updates(state)
-    return {component: value for component, value in changed.items() if component in [handle.followers[name] for name in KIND_OUTPUTS]}
+    redrawn = [handle.followers[name] for name in KIND_OUTPUTS]
+    return {component: value for component, value in handle.updates(state).items() if component in redrawn}
 
 
 def direction_names(model: str, kind: str = "sefa", *, explorer: Explorer) -> dict:
@@ -214,7 +218,7 @@ def on_load(request: gr.Request, *, explorer: Explorer, handle: ExploreHandle):
     query = request.query_params if request is not None else {}
     if "model" in query and ("seed" in query or "z" in query):
         try:
-            return handle.updates(explorer.restore("?" + str(request.query_params))) | {handle.tabs: gr.Tabs(selected="explore")}
+            return handle.opened(explorer.restore("?" + str(request.query_params)))
         except (ValueError, gr.Error) as err:
             gr.Warning(f"The link's state was not restored: {err}")
     return [gr.skip()] * len(handle.restore_outputs)
