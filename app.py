@@ -30,7 +30,7 @@ from gan_core.explorer import Explorer, ExploreState, sources_from
 from gan_core.live.run import LiveConfig
 from gan_core.live.sessions import sweep_stale_folders
 from ui import arithmetic, batch, draw, engine, explore, grid, history, interpolate, share, watch
-from ui.common import Blocks, asset
+from ui.common import Blocks, asset, current_session
 
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """
@@ -52,6 +52,7 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
     ``live_config``: their networks and limits (default :class:`LiveConfig`); ``first``: the state the page opens on
     (default :func:`first_state`).
     """
+    explorer.visitor = current_session  # a visitor's own model (a run of Watch it train) is served to them only
     props = explore.model_props(explorer, first or first_state(explorer))
     # Gradio writes every gallery tile and GIF it serves into its cache: delete what is older than 10 minutes, every 5.
     with Blocks(title="DCGAN Latent Explorer", delete_cache=(300, 600)) as demo:

@@ -135,6 +135,14 @@ def call(base: str, endpoint: str, args: list) -> str:
     return "uncaught"
 
 
+def server_function(base: str, component_id: int, fn_name: str, args, session: str):
+    """A gr.HTML server function's answer, called as the page calls it, from browser session ``session``."""
+    payload = json.dumps({"session_hash": session, "component_id": component_id, "fn_name": fn_name, "data": args}).encode()
+    status, body = _post(f"{base}gradio_api/component_server/", payload)
+    assert status == 200, (status, body[:300])
+    return json.loads(body)
+
+
 def live(base: str, component_id: int, fn_name: str, args) -> str:
     """One live-path request (a gr.HTML server function) -> ok / clean / too_large / uncaught."""
     payload = json.dumps({"session_hash": uuid.uuid4().hex, "component_id": component_id, "fn_name": fn_name, "data": args}).encode()

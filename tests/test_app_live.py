@@ -9,9 +9,11 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 
 import pytest
 from app_fixtures import AppServer, make_model_folder
+from hostile import call, picture_component, server_function
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -64,6 +66,15 @@ def test_live_train_streams_stops_and_serves_its_model_to_that_session(server):
     assert first["epoch"] == 0 and first["count"] >= 2 and last["epoch"] >= 1
     assert picture["src"].startswith("data:image/png") and 0 < picture["p_real"] < 1
     assert model not in dropdown_choices(server.url)  # the page every visitor gets lists the shipped models only
+    # The model is that session's: another session, or a raw call with none, that knows its name is told it does not
+    # exist, through the API and through the drag path; the owner's drag path draws it.
+    with pytest.raises(AppError, match=f"Unknown model '{model}'; this app serves: grey"):
+        Client(server.url, verbose=False).predict(model, 3, 1.0, *ZEROS, None, api_name="/explore")
+    assert call(server.url, "explore", [model, 3, 1.0, *ZEROS]) == "clean"
+    drag = [model, 3, 1.0, *ZEROS, None, "sefa"]
+    picture = picture_component(server.url)
+    assert server_function(server.url, picture, "drag_explore", drag, session=uuid.uuid4().hex)["error"].startswith(f"Unknown model '{model}'")
+    assert server_function(server.url, picture, "drag_explore", drag, session=client.session_hash)["src"].startswith("data:image/png")
     assert server.alive()
 
 

@@ -166,6 +166,30 @@ def test_unknown_model_lists_the_served_ones(explorer):
         explorer.grid(None, 0, 2)
 
 
+
+def test_a_visitors_model_is_found_by_that_visitor_only(folders):
+    explorer = ex.Explorer.from_sources([str(folders["grey"])])
+    asking = {"visitor": None}
+    explorer.visitor = lambda: asking["visitor"]
+    explorer.add(GanPipeline.from_pretrained(folders["colour"]), "live-1", owner="session-a")
+    assert explorer.names == ["grey"] and explorer.owned("live-1") and not explorer.owned("grey")
+    for visitor in (None, "session-b", ""):  # no session, another one, an empty one: as if it did not exist
+        asking["visitor"] = visitor
+        with pytest.raises(ValueError, match=r"^Unknown model 'live-1'; this app serves: grey\.$"):
+            explorer.explore("live-1", 0, 1.0)
+        assert explorer.explore("grey", 0, 1.0)["src"]
+    asking["visitor"] = "session-a"
+    assert explorer.explore("live-1", 0, 1.0)["src"] and "your run of Watch it train" in explorer.summary("live-1")
+    moved = explorer.on("meta")  # the same views on another device keep the owners and ask the same visitor
+    with pytest.raises(ValueError, match="Unknown model"):
+        asking["visitor"] = "session-b"
+        moved.get("live-1")
+    asking["visitor"] = "session-a"
+    assert moved.get("live-1").name == "live-1"
+    explorer.remove("live-1")
+    with pytest.raises(ValueError, match="Unknown model"):
+        explorer.get("live-1")
+
 # ----------------------------------------------------------------------------- views
 
 

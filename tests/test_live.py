@@ -318,7 +318,12 @@ def test_a_finished_run_is_served_to_its_session_only(sessions):
     name = sessions.model("visitor-a")
     explorer = sessions.explorer
     assert name == last["model"] and name not in explorer.names and explorer.names == ["shipped"]
+    asking = {"visitor": "visitor-a"}
+    explorer.visitor = lambda: asking["visitor"]
     assert explorer.explore(name, 3, 1.0)["src"].startswith("data:image/png")
+    asking["visitor"] = "visitor-b"  # another session knows the name: as if it did not exist
+    with pytest.raises(ValueError, match=f"Unknown model '{name}'; this app serves: shipped."):
+        explorer.explore(name, 3, 1.0)
     with pytest.raises(ValueError) as refused:
         explorer.get("live-000000000000")
     assert name not in str(refused.value)

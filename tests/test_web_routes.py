@@ -113,9 +113,13 @@ def test_a_models_onnx_files_and_its_limits(client, models):
     assert plain["generator_url"] is None and plain["discriminator_url"] is None, "not exported: the page draws on the server"
 
 
-def test_a_private_model_added_at_run_time_is_served(client, models):
+def test_a_private_model_added_at_run_time_is_served_to_its_owner(client, models):
     explorer = Explorer([GanPipeline.from_pretrained(models["grey"])])
-    name = explorer.add(GanPipeline.from_pretrained(models["private"]), "live-abc", private=True)
+    name = explorer.add(GanPipeline.from_pretrained(models["private"]), "live-abc", owner="a-session")
+    for visitor in (None, "another-session"):
+        explorer.visitor = lambda visitor=visitor: visitor
+        assert engine.web_model([name], explorer=explorer) == {"error": "Unknown model 'live-abc'; this app serves: grey."}
+    explorer.visitor = lambda: "a-session"
     bundle = engine.web_model([name], explorer=explorer)
     assert bundle["generator_url"].startswith("models/live-abc/")
     assert client.get(bundle["generator_url"]).content == (models["private"] / "generator" / "model.onnx").read_bytes()

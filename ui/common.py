@@ -14,9 +14,11 @@ from pathlib import Path
 import gradio as gr
 import gradio.state_holder
 import torch
+from gradio.context import LocalContext
 from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder as gradio_upload_folder
 from pydantic import ValidationError
+from starlette.requests import Request as StarletteRequest
 
 import ui  # noqa: F401 - imports spaces before torch on ZeroGPU
 
@@ -42,6 +44,21 @@ def asset(name: str) -> str:
 def session_of(request: gr.Request | None) -> str | None:
     """The browser session (Gradio's session hash) a request comes from; None for a raw call without one."""
     return getattr(request, "session_hash", None) if request is not None else None
+
+
+def current_session() -> str | None:
+    """The browser session of the request being answered, from Gradio's context: an event's ``gr.Request``, or the raw
+    request of a gr.HTML server function (the drag path), whose JSON body names the session. None outside a request.
+
+    The app hands this to its explorer (``Explorer.visitor``), which serves a visitor's own model to that visitor only.
+    """
+    request = LocalContext.request.get(None)
+    session = getattr(request, "session_hash", None)  # an event's gr.Request
+    if session is None and isinstance(request, StarletteRequest):
+        # A server function gets the raw request, whose JSON body Gradio has read (Starlette keeps it parsed).
+        body = getattr(request, "_json", None)
+        session = body.get("session_hash") if isinstance(body, dict) else None
+    return session if isinstance(session, str) and session else None
 
 
 def client_address(request: gr.Request | None) -> str | None:

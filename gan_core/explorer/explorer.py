@@ -18,6 +18,7 @@ import secrets
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +177,10 @@ class Explorer:
             pipeline.name = name
             self.models[name] = pipeline
         self._elsewhere: dict[torch.device, Explorer] = {}  # the same models on other devices, see on()
-        self._private: frozenset[str] = frozenset()  # models one visitor added (see add()): served, never listed
+        self._owners: dict[str, str] = {}  # model -> the visitor it belongs to (see add()): served to them, never listed
+        # Who is asking: the app sets this to read the browser session of the request being answered. A model with an
+        # owner is served only while it returns that owner.
+        self.visitor: Callable[[], str | None] = lambda: None
         self._names: dict[tuple[str, str], named.DirectionNames] = {}  # (model, kind) -> its named directions, see named_directions()
         self._naming = threading.Lock()  # one naming at a time: two pages opening a new model wait for one computation
 
@@ -191,45 +195,53 @@ class Explorer:
             return self
         if device not in self._elsewhere:
             moved = Explorer([p.to(device) for p in list(self.models.values())])
-            moved._private = self._private
+            moved._owners, moved.visitor = self._owners, lambda: self.visitor()
             moved._names, moved._naming = self._names, self._naming  # names follow the weights, not the device
             self._elsewhere[device] = moved
         return self._elsewhere[device]
 
     @property
     def names(self) -> list[str]:
-        """The models every visitor sees (those added as private are left out)."""
-        return [name for name in self.models if name not in self._private]
+        """The models every visitor sees (those that belong to one visitor are left out)."""
+        return [name for name in self.models if name not in self._owners]
 
     def get(self, model) -> GanPipeline:
-        """The pipeline called ``model``, else ValueError listing the served names."""
-        models = self.models
-        if not isinstance(model, str) or model not in models:
+        """The pipeline called ``model``, else ValueError listing the served names.
+
+        A model that belongs to a visitor (:meth:`add`) is found only when :attr:`visitor` returns that visitor; anyone
+        else gets the same sentence as for a name never served, so the answer does not tell that it exists.
+        """
+        models, owners = self.models, self._owners
+        if not isinstance(model, str) or model not in models or (model in owners and owners[model] != self.visitor()):
             raise ValueError(f"Unknown model {shown(model)}; this app serves: {', '.join(self.names)}.")
         return models[model]
 
-    def add(self, pipeline: GanPipeline, name: str, *, private: bool = True) -> str:
+    def owned(self, model: str) -> bool:
+        """Whether ``model`` belongs to one visitor (a run of Watch it train) rather than to every visitor."""
+        return model in self._owners
+
+    def add(self, pipeline: GanPipeline, name: str, *, owner: str | None = None) -> str:
         """Serve ``pipeline`` as ``name`` from now on (ValueError if that name is taken); returns the name.
 
-        ``private``: left out of :attr:`names` and of error messages, so only whoever knows the name (the visitor
-        whose live run made it) can open it. The model tables are replaced, never changed in place, so a view
-        running in another thread keeps a consistent table.
+        ``owner``: the visitor (a browser session) the model belongs to: it is left out of :attr:`names` and of error
+        messages, and :meth:`get` finds it for that visitor only. None: a model every visitor sees. The tables are
+        replaced, never changed in place, so a view running in another thread keeps a consistent table.
         """
         if name in self.models:
             raise ValueError(f"A model called {name!r} is already served; choose another name.")
         pipeline.name = name
         self._forget_names(name)
         for device, other in list(self._elsewhere.items()):
-            other.add(pipeline.to(device), name, private=private)
+            other.add(pipeline.to(device), name, owner=owner)
+        if owner is not None:  # owned before it is served: never visible to everyone, not even for a moment
+            self._owners = {**self._owners, name: owner}
         self.models = {**self.models, name: pipeline}
-        if private:
-            self._private = self._private | {name}
         return name
 
     def remove(self, name: str) -> None:
         """Stop serving an :meth:`add` ed model (nothing happens if it is not served)."""
         self.models = {key: value for key, value in self.models.items() if key != name}
-        self._private = self._private - {name}
+        self._owners = {key: value for key, value in self._owners.items() if key != name}
         self._forget_names(name)
         for other in list(self._elsewhere.values()):
             other.remove(name)
@@ -294,7 +306,7 @@ class Explorer:
         size = pipeline.image_size
         problems = "".join(f" · ⚠ {problem}" for problem in pipeline.problems)
         # A model one visitor added is their run of Watch it train: its folder is a temporary one, not worth showing.
-        origin = "your run of Watch it train, kept until you close the page" if pipeline.name in self._private else f"from `{shown_source(pipeline.source)}`"
+        origin = "your run of Watch it train, kept until you close the page" if self.owned(pipeline.name) else f"from `{shown_source(pipeline.source)}`"
         return f"**{pipeline.name}** · {size}×{size} {colour} · z in ℝ{_superscript(pipeline.latent_dim)}{epochs} · {verdict}{data} · {origin}{problems}"
 
     def direction_labels(self, model, kind: str = "sefa") -> list[str]:

@@ -145,7 +145,7 @@ class LiveSessions:
         folder = entry.run.export()
         name = f"live-{secrets.token_hex(6)}"
         pipeline = GanPipeline.from_pretrained(folder, name=name)
-        self.explorer.add(pipeline, name, private=True)
+        self.explorer.add(pipeline, name, owner=entry.session)
         with self._lock:
             self._finished.append(entry)
             evicted = self._finished[: max(0, len(self._finished) - self.keep_models)]
