@@ -136,8 +136,9 @@ LAUNCH_OPTIONS = {
     "head": asset("head.html"),
     "state_session_capacity": SESSION_CAPACITY,
     "max_file_size": "2mb",
-    # WebRoutes: the in-browser engine, the runtime and the models' ONNX files (ui/engine.py).
-    "app_kwargs": {"middleware": [Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
+    # ServerFunctionErrors: a malformed call of a server function gets a sentence; WebRoutes: the in-browser engine, the
+    # runtime and the models' ONNX files (both ui/engine.py).
+    "app_kwargs": {"middleware": [Middleware(engine.ServerFunctionErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
 }
 
 

@@ -100,8 +100,8 @@ class Outcome:
             self.uncaught.append(what)
 
 
-def _post(url: str, payload: bytes, timeout: float = 60) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"})
+def _post(url: str, payload: bytes, timeout: float = 60, content_type: str = "application/json") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=payload, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -146,17 +146,65 @@ def server_function(base: str, component_id: int, fn_name: str, args, session: s
 def live(base: str, component_id: int, fn_name: str, args) -> str:
     """One live-path request (a gr.HTML server function) -> ok / clean / too_large / uncaught."""
     payload = json.dumps({"session_hash": uuid.uuid4().hex, "component_id": component_id, "fn_name": fn_name, "data": args}).encode()
-    status, body = _post(f"{base}gradio_api/component_server/", payload)
+    return server_call(base, payload)
+
+
+def server_call(base: str, payload: bytes, content_type: str = "application/json") -> str:
+    """One request to the server functions' route -> ok / clean / too_large / uncaught."""
+    status, body = _post(f"{base}gradio_api/component_server/", payload, content_type=content_type)
     if status == 413:
         return "too_large"
     if status >= 500:
         return "uncaught"
     if status >= 400:
-        return "clean"
+        return "clean" if json.loads(body).get("detail") else "uncaught"
     answer = json.loads(body)
     if isinstance(answer, dict) and "error" in answer:
         return "clean" if answer["error"] else "uncaught"
     return "ok"
+
+
+def multipart(fields: dict, files: dict[str, bytes]) -> tuple[bytes, str]:
+    """A multipart form body of ``fields`` and ``files`` (name -> PNG bytes), and its content type."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    for name, data in files.items():
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.png"\r\nContent-Type: image/png\r\n\r\n'
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def malformed_server_calls(base: str) -> list[tuple[str, bytes, str]]:
+    """(label, body, content type) of server function calls no page sends: unknown components, missing fields, and
+    uploads to the drawing (gr.ImageEditor's accept_blobs) with no file, no type, a bad or huge layer index, no id."""
+    with urllib.request.urlopen(f"{base}config", timeout=30) as response:
+        config = json.loads(response.read())
+    editor = next(c["id"] for c in config["components"] if c["type"] == "imageeditor")  # the drawing
+    session = uuid.uuid4().hex
+    calls = []
+    for label, body in {
+        "no such component": {"session_hash": session, "component_id": 10**6, "fn_name": "drag_explore", "data": []},
+        "no component_id": {"session_hash": session, "fn_name": "drag_explore", "data": []},
+        "a string for fn_name's component": {"session_hash": session, "component_id": "picture", "fn_name": "drag_explore", "data": []},
+        "accept_blobs as JSON": {"session_hash": session, "component_id": editor, "fn_name": "accept_blobs", "data": {}},
+        "accept_blobs with null": {"session_hash": session, "component_id": editor, "fn_name": "accept_blobs", "data": None},
+        "a function the editor has but does not serve": {"session_hash": session, "component_id": editor, "fn_name": "preprocess", "data": None},
+    }.items():
+        calls.append((label, json.dumps(body).encode(), "application/json"))
+    upload = {"session_hash": session, "component_id": editor, "fn_name": "accept_blobs", "type": "layer", "index": "0", "id": "abc"}
+    png = b"\x89PNG\r\n\x1a\n"
+    for label, fields, files in [
+        ("an upload without its file", upload, {}),
+        ("an upload without type", {k: v for k, v in upload.items() if k != "type"}, {"blob": png}),
+        ("an upload of layer 'x'", {**upload, "index": "x"}, {"blob": png}),
+        ("an upload of layer 10^8 (800 MB of list in Gradio's own)", {**upload, "index": "100000000"}, {"blob": png}),
+        ("an upload with a 1000-character id", {**upload, "id": "i" * 1000}, {"blob": png}),
+        ("an upload without id", {k: v for k, v in upload.items() if k != "id"}, {"blob": png}),
+        ("an upload without component_id", {k: v for k, v in upload.items() if k != "component_id"}, {"blob": png}),
+        ("an upload of two files", upload, {"blob": png, "another": png}),
+    ]:
+        calls.append((label, *multipart(fields, files)))
+    return calls
 
 
 def picture_component(base: str) -> int:
@@ -191,4 +239,6 @@ def probe(base: str, values: list[tuple[str, object]] = HOSTILE_VALUES, models: 
                 outcome.add(live(base, component, fn_name, args), f"{fn_name} arg {position} = {label}")
         for label, value in values:  # the whole body, not a list
             outcome.add(live(base, component, fn_name, value), f"{fn_name} body = {label}")
+    for label, body, content_type in malformed_server_calls(base):
+        outcome.add(server_call(base, body, content_type), f"server function call: {label}")
     return outcome

@@ -8,6 +8,8 @@ import threading
 import time
 
 import gradio as gr
+from fastapi import HTTPException
+from gradio.components.base import server
 
 from gan_core.explorer import Explorer
 from gan_core.explorer import explorer as views
@@ -29,6 +31,48 @@ SKETCH_SIDE = 280  # px: the drawing canvas (10x a 28 px picture); uploads are s
 SEARCHES_AT_ONCE = 2  # searches running at once, whoever asks (the rest wait in the queue)
 SEARCHES_PER_ADDRESS = 1  # running at once from one address: one client cannot hold every search slot
 SEARCH_SECONDS = 15.0  # a search ends after this long with the best z so far, however many steps were asked (page or API)
+
+
+class Sketch(gr.ImageEditor):
+    """The drawing canvas: gr.ImageEditor whose upload of a drawing's layers (its server function ``accept_blobs``, which
+    any client can call) is checked and bounded.
+
+    Gradio's own answers HTTP 500 to a malformed body, grows a layer list to any index it is sent (one request of index
+    10^8 holds 800 MB) and keeps every upload until an event reads it, which this app's events (values as sent) never do.
+    Here a malformed upload gets HTTP 400 with a sentence, an index is at most MAX_LAYERS, and at most BLOB_SETS uploads
+    are kept (the oldest go first).
+    """
+
+    is_template = True  # drawn by the page as gr.ImageEditor (Gradio's way for a component that only sets options)
+    BLOB_TYPES = ("background", "composite", "layer")
+    MAX_LAYERS = 4
+    BLOB_SETS = 16
+    MAX_ID = 64  # characters of an upload's id (the page makes 11)
+    _storing = threading.Lock()  # one upload changes the storage at a time (no __init__: Gradio reads the config from its signature)
+    REFUSAL = (
+        "An upload to the drawing must be multipart form data with one file and the fields type (background, composite "
+        f"or layer), index (a layer's, 0 to {MAX_LAYERS - 1}, else null) and id (1 to {MAX_ID} characters)."
+    )
+
+    @server
+    def accept_blobs(self, data):
+        fields, files = getattr(data, "data", None), getattr(data, "files", None)
+        if not (isinstance(fields, dict) and isinstance(files, list) and len(files) == 1 and self._fits(fields)):
+            logger.info("refused accept_blobs: a malformed upload")
+            raise HTTPException(status_code=400, detail=self.REFUSAL)
+        with Sketch._storing:
+            super().accept_blobs(data)
+            while len(self.blob_storage) > self.BLOB_SETS:
+                self.blob_storage.pop(next(iter(self.blob_storage)))
+
+    @classmethod
+    def _fits(cls, fields: dict) -> bool:
+        index, upload = fields.get("index"), fields.get("id")
+        if not (isinstance(upload, str) and 0 < len(upload) <= cls.MAX_ID) or fields.get("type") not in cls.BLOB_TYPES:
+            return False
+        if fields["type"] != "layer":
+            return index in (None, "", "null")
+        return isinstance(index, str) and index.isdigit() and int(index) < cls.MAX_LAYERS
 
 
 def drawing_file(drawing):
@@ -82,7 +126,7 @@ def build(handle: ExploreHandle) -> None:
         gr.Markdown(NOTE)
         with gr.Row():
             with gr.Column(scale=4, min_width=300, elem_id="invert-input"):
-                sketch = gr.ImageEditor(
+                sketch = Sketch(
                     value={"background": views.blank_canvas(SKETCH_SIDE), "layers": [], "composite": None},
                     label="Your picture", type="filepath", format="png",
                     image_mode="RGBA", sources=("upload", "clipboard"), canvas_size=(SKETCH_SIDE, SKETCH_SIDE), fixed_canvas=True,

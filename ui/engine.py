@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import json
 import logging
 import threading
 import weakref
@@ -268,6 +269,39 @@ class WebRoutes:
         headers = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class ServerFunctionErrors:
+    """ASGI middleware: a request to the page's server functions (``component_server``, the drag path's route) that
+    makes Gradio fail before a function runs (no such component, a form without its fields) gets HTTP 400 with a
+    sentence and one log line, not a 500 with a traceback. Our functions answer bad values themselves (page_call)."""
+
+    SENTENCE = (
+        "A server function call must be JSON (or, for an upload, multipart form data) with session_hash, component_id "
+        "(a component of this page, as its config lists them), fn_name (one of that component's server_fns) and data."
+    )
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].rstrip("/").endswith("/component_server"):
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as err:  # noqa: BLE001 - whatever Gradio raised on a malformed call becomes one sentence
+            if started:
+                raise
+            logger.info("refused a server function call: %s", f"{type(err).__name__}: {err}"[:200])
+            body = json.dumps({"detail": self.SENTENCE}).encode()
+            await WebRoutes._send(send, 400, body, [(b"content-type", b"application/json")])
 
 
 def drag_props(kind: str, fn_name: str, engine: bool) -> dict:
