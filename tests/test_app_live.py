@@ -86,6 +86,23 @@ def test_live_train_refuses_a_bad_seed_with_a_sentence(server):
     assert "Traceback" not in server.log()
 
 
+def test_a_run_whose_client_never_reads_its_stream_stops_and_frees_its_slot(server):
+    # An API client starts a run and never reads its answers: the run ends within seconds of Listener.UNREAD_SECONDS
+    # (15), not at the 90 s cap, its folder goes, and the slot (and this address's one run) is free for the next client.
+    started = time.monotonic()
+    request = urllib.request.Request(server.url + "gradio_api/call/live_train", data=json.dumps({"data": [2]}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["event_id"]
+    wait_for(lambda: "its answers lay unread" in server.log(), 60, "the unread run to be noticed")
+    wait_for(lambda: server.log().count("its folder is deleted") >= 1, 30, "the unread run to end and be deleted")
+    assert time.monotonic() - started < 50
+    client = Client(server.url, verbose=False)
+    job = client.submit(3, api_name="/live_train")
+    wait_for(lambda: len(job.outputs()) >= 1, 60, "a new run to start in the freed slot")
+    client.predict(api_name="/live_stop")
+    assert job.result(timeout=60)[3].startswith("**Stopped**")
+
+
 @pytest.mark.browser
 def test_watch_a_run_queue_a_second_one_stop_and_open_it_in_explore(server, browser):
     first = browser.new_page(viewport={"width": 1280, "height": 1000})

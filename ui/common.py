@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -59,6 +60,46 @@ def current_session() -> str | None:
         body = getattr(request, "_json", None)
         session = body.get("session_hash") if isinstance(body, dict) else None
     return session if isinstance(session, str) and session else None
+
+
+class Listener:
+    """Whether the client of the queued event being answered is still there: made in the event's callback, asked by
+    long work (a search's steps, a live run's chunks) so that work nobody will read stops.
+
+    A client has gone when Gradio has marked its event dead (its page closed: the event stream disconnected) or when
+    what the event sent it (progress, streamed values) has lain unread for UNREAD_SECONDS: an API client that started the
+    event (``POST /gradio_api/call/...``) and never reads its stream. A reading client takes each message at once.
+    Outside a queued event (a call from a test, an event with ``queue=False``) it is never gone.
+    """
+
+    UNREAD_SECONDS = 15.0  # a phone on a slow link falls seconds behind at worst; a client this far behind reads nothing
+    CHECK_EVERY = 0.25  # s: asked at every step of a search, it looks at the queue this often
+
+    def __init__(self):
+        blocks = LocalContext.blocks.get(None)
+        self._queue = getattr(blocks, "_queue", None)
+        self._event_id = LocalContext.event_id.get(None)
+        self._unread_since: float | None = None
+        self._checked, self._gone = 0.0, False
+
+    def gone(self) -> bool:
+        now = time.monotonic()
+        if self._gone or self._queue is None or self._event_id is None or now - self._checked < self.CHECK_EVERY:
+            return self._gone
+        self._checked = now
+        event = next((job for jobs in list(self._queue.active_jobs) for job in jobs or () if job._id == self._event_id), None)
+        if event is None:
+            return False  # not running in the queue's workers: nothing to tell
+        messages = self._queue.pending_messages_per_session.get(event.session_hash)
+        if messages is not None and messages.qsize() > 0:
+            self._unread_since = self._unread_since or now
+        else:
+            self._unread_since = None
+        unread = self._unread_since is not None and now - self._unread_since >= self.UNREAD_SECONDS
+        self._gone = not event.alive or unread
+        if self._gone:
+            logger.info("the client of an event has gone (%s): its work stops", "page closed" if not event.alive else "its answers lay unread")
+        return self._gone
 
 
 def client_address(request: gr.Request | None) -> str | None:

@@ -15,7 +15,7 @@ from gan_core.explorer import Explorer
 from gan_core.explorer import explorer as views
 from gan_core.explorer.visitors import Visitors
 from gan_core.inversion.invert import RefineConfig
-from ui.common import RAW, asset, client_address, logger, picture_file, session_of, ui
+from ui.common import RAW, Listener, asset, client_address, logger, picture_file, session_of, ui
 from ui.explore import ExploreHandle
 
 NOTE = """
@@ -84,10 +84,11 @@ def drawing_file(drawing):
 def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *, explorer: Explorer, searches: Visitors, addresses: Visitors):  # noqa: B008 - how Gradio hands in its progress bar
     """Find the z of a picture (an image file), G(z), the residual, the anomaly score and its percentile, and the
     Explore state of that z; the page's Stop button ends the search early with the best z so far, and so does the
-    clock after SEARCH_SECONDS. One address runs SEARCHES_PER_ADDRESS searches at once."""
+    clock after SEARCH_SECONDS, and a client that has gone (:class:`~ui.common.Listener`). One address runs
+    SEARCHES_PER_ADDRESS searches at once."""
     busy = "A search from your address is still running: wait for it to finish (or press Stop), then try again."
     last_sent = [0.0]  # when progress was last sent: a few updates a second, however fast the steps run
-    deadline = time.monotonic() + SEARCH_SECONDS
+    deadline, listener = time.monotonic() + SEARCH_SECONDS, Listener()
 
     def report(done, total):
         now = time.monotonic()
@@ -96,7 +97,7 @@ def invert(model, picture, steps, request: gr.Request, progress=gr.Progress(), *
             progress((done, total), desc="Searching z", unit="steps")
 
     with searches.holding(session_of(request), threading.Event()) as stop, addresses.holding(client_address(request), stop, at_most=SEARCHES_PER_ADDRESS, refusal=busy):
-        return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=lambda: stop.is_set() or time.monotonic() > deadline)
+        return explorer.invert(model, picture_file(picture), steps, progress=report, should_stop=lambda: stop.is_set() or time.monotonic() > deadline or listener.gone())
 
 
 def score(model, picture, *, explorer: Explorer):

@@ -3,6 +3,7 @@ it leaves opens in Explore for its visitor alone."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -13,7 +14,7 @@ from gan_core.core.checks import SEED_MAX
 from gan_core.explorer import ExploreState
 from gan_core.live.run import LiveConfig
 from gan_core.live.sessions import LiveSessions
-from ui.common import RAW, ROOT, asset, best_device, client_address, session_of, ui
+from ui.common import RAW, ROOT, Listener, asset, best_device, client_address, session_of, ui
 from ui.explore import ExploreHandle
 
 LIVE_DATA = ROOT / "weights" / "live" / "mnist-4096"  # 4,096 MNIST digits the live run trains on (SOURCE.md there)
@@ -52,9 +53,14 @@ def curve_frame(rows: list[dict], series: tuple[str, ...] = (), corners: tuple[t
 
 def live_train(seed, request: gr.Request, *, trainings: LiveSessions):
     """Train a small DCGAN from scratch (seed: its initialisation, data order and noise), streaming the fixed-z grid,
-    the curves, the step and the phase; the last value names the finished (or stopped) model, for this session."""
-    for view in trainings.train(session_of(request), seed, live_device(), client_address(request)):
-        yield view["grid"], curve_frame(view["losses"]), curve_frame(view["outputs"]), view["status"], view["model"] or ""
+    the curves, the step and the phase; the last value names the finished (or stopped) model, for this session. A run
+    whose client has gone (:class:`~ui.common.Listener`) ends at its next chunk, and its folder goes with it."""
+    listener = Listener()
+    with contextlib.closing(trainings.train(session_of(request), seed, live_device(), client_address(request))) as views:
+        for view in views:
+            yield view["grid"], curve_frame(view["losses"]), curve_frame(view["outputs"]), view["status"], view["model"] or ""
+            if listener.gone():
+                return
 
 
 def live_stop(request: gr.Request, *, trainings: LiveSessions):
