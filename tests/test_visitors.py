@@ -108,3 +108,20 @@ def test_stop_while_the_run_is_being_built_stops_it_at_once(sessions, monkeypatc
     monkeypatch.setattr(sessions, "_training_data", slow_load)
     views = list(sessions.train("visitor", seed=0))
     assert answers == [True] and views[-1]["done"] and views[-1]["step"] == 0
+
+
+def test_the_address_of_a_request_cannot_be_claimed_with_a_header():
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from ui.common import client_address
+
+    def address(peer, forwarded=None):
+        return client_address(gr.Request(headers={"x-forwarded-for": forwarded} if forwarded else {}, client=SimpleNamespace(host=peer)))
+
+    assert address("8.8.8.8", "1.2.3.4") == "8.8.8.8"  # a client on the internet: its header is its own words
+    assert address("10.0.0.5", "6.6.6.6, 1.2.3.4") == "1.2.3.4"  # behind our proxy: what the proxy saw, not what was sent
+    assert address("127.0.0.1", "6.6.6.6, 1.2.3.4, 10.1.1.1") == "1.2.3.4"  # proxies of ours are skipped
+    assert address("10.0.0.5", "garbage, 10.1.1.1") == "10.0.0.5" and address("127.0.0.1") == "127.0.0.1"
+    assert client_address(None) is None

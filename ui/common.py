@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import inspect
+import ipaddress
 import json
 import logging
 import os
@@ -103,12 +104,39 @@ class Listener:
 
 
 def client_address(request: gr.Request | None) -> str | None:
-    """Where a request comes from: the first X-Forwarded-For address (a Space's proxy sets it), else the peer's address."""
+    """Where a request comes from, for the per-address limits: the peer's address, or, when the peer is a proxy on a
+    private network (a Space's), the address that proxy saw, which is the rightmost public X-Forwarded-For entry.
+
+    Entries to the left of that are whatever the client sent, so they are never read: a client cannot claim an address
+    (and with it a fresh share of the searches and live runs) by sending the header itself.
+    """
     if request is None:
         return None
-    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
-    client = getattr(request, "client", None)
-    return forwarded or getattr(client, "host", None)
+    peer = getattr(getattr(request, "client", None), "host", None)
+    if not _private(peer):
+        return peer
+    for entry in reversed((request.headers.get("x-forwarded-for") or "").split(",")):
+        if _public(entry.strip()):
+            return entry.strip()
+    return peer
+
+
+def _ip(address: str | None):
+    try:
+        return ipaddress.ip_address(address or "")
+    except ValueError:
+        return None  # a name (a test client's "testclient") or garbage
+
+
+def _private(address: str | None) -> bool:
+    """Whether ``address`` is a loopback or private-network address: a proxy of ours, or this machine."""
+    parsed = _ip(address)
+    return parsed is not None and (parsed.is_private or parsed.is_loopback)
+
+
+def _public(address: str | None) -> bool:
+    parsed = _ip(address)
+    return parsed is not None and not (parsed.is_private or parsed.is_loopback)
 
 
 def best_device() -> str:
