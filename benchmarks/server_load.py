@@ -7,12 +7,14 @@ Starts ``python app.py`` (tests/app_fixtures.AppServer) and measures, client thr
 1. **Load**: ``--clients`` concurrent clients x ``--requests`` requests each, on the live path (the
    Explore picture's server function, what a drag sends when the page cannot draw itself) and on
    ``/call/explore`` (the API): errors, p50/p95 latency, requests per second.
-2. **Memory over many requests**: RSS before and after ``--more`` further live-path requests.
-3. **Memory over many sessions**: RSS after ``--sessions`` distinct sessions (a new session hash each).
-4. **Hostile input** (tests/hostile.py): every endpoint and live function with every hostile value:
+2. **Searches beside a visitor**: ``--searches`` concurrent /invert calls (each from its own address), and meanwhile
+   one client's /call/explore requests one after another: their latency.
+3. **Memory over many requests**: RSS before and after ``--more`` further live-path requests.
+4. **Memory over many sessions**: RSS after ``--sessions`` distinct sessions (a new session hash each).
+5. **Hostile input** (tests/hostile.py): every endpoint and live function with every hostile value:
    how many were answered, refused cleanly, refused as too large, and uncaught (goal 0); and the
    number of log lines and bytes they produced.
-5. **Disk**: files left in Gradio's cache and in the GIF folder after 100 grids and 100 GIFs.
+6. **Disk**: files left in Gradio's cache and in the GIF folder after 100 grids and 100 GIFs.
 
 Writes benchmarks/results/server_load.json.
 """
@@ -23,13 +25,16 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
+import numpy as np
 from common import ROOT, header, percentile, write_result
+from PIL import Image
 
 sys.path.insert(0, str(ROOT / "tests"))
 from app_fixtures import AppServer  # noqa: E402
@@ -75,6 +80,50 @@ def load(clients: int, requests: int, one_request) -> dict:
     }
 
 
+def upload(base: str, path: Path) -> dict:
+    """``path`` uploaded to the app as the page uploads a picture: its FileData for an API call."""
+    boundary = uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\nContent-Type: image/png\r\n\r\n'.encode()
+            + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+    request = urllib.request.Request(f"{base}gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return {"path": json.loads(response.read())[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def call_as(base: str, endpoint: str, args: list, address: str) -> bool:
+    """/call/<endpoint> from a client at ``address`` (as a Space's proxy reports it), reading its stream: True if answered."""
+    request = urllib.request.Request(f"{base}gradio_api/call/{endpoint}", data=json.dumps({"data": args}).encode(),
+                                     headers={"Content-Type": "application/json", "X-Forwarded-For": address})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=600) as response:
+        return "event: complete" in response.read().decode()
+
+
+def explore_beside_searches(base: str, name: str, searches: int, lone: int = 60) -> dict:
+    """``searches`` /invert calls at once, each from its own address (the per-address limit would refuse all but one of
+    one client's), and meanwhile one client's /call/explore requests one after another: their latency."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stroke.png"
+        Image.fromarray(np.tril(np.full((28, 28), 255, np.uint8))).save(path)  # a light triangle on black
+        picture = upload(base, path)
+    outcomes: list[bool] = []
+    threads = [threading.Thread(target=lambda k=k: outcomes.append(call_as(base, "invert", [name, picture, 300], f"11.0.{k}.1"))) for k in range(searches)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)  # the searches have started and the rest wait in the queue
+    latencies = []
+    for i in range(lone):
+        start = time.perf_counter()
+        assert call(base, "explore", [name, i, 1.0, 0.5, *[0.0] * 7]) == "ok"
+        latencies.append((time.perf_counter() - start) * 1000)
+    searching = sum(thread.is_alive() for thread in threads)
+    for thread in threads:
+        thread.join()
+    return {"searches": searches, "answered_searches": sum(outcomes), "searches_still_running_after": searching, "explore_requests": lone,
+            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(percentile(latencies, 0.95), 1)}  # fmt: skip
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MiB, from /proc/PID/status (VmRSS, in kB)."""
     line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
@@ -86,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", help="model folder (repeatable; default the shipped ones)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=100, help="requests per client")
+    parser.add_argument("--searches", type=int, default=30, help="concurrent /invert calls beside the lone /explore requests")
     parser.add_argument("--more", type=int, default=10_000, help="further live requests for the memory check")
     parser.add_argument("--sessions", type=int, default=10_000, help="distinct sessions for the session-memory check")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/server_load.json)")
@@ -93,8 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     models = [Path(m) for m in (args.model or [ROOT / "weights" / "fashion-mnist", ROOT / "weights" / "mnist"])]
     name = models[0].name
     result = header("server_load", "server_load.py", argv)
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as logs:
         server = AppServer(models, timeout=180.0, log_dir=Path(logs))
@@ -116,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             print("live path:", result["live_path"])
             result["call_explore"] = load(args.clients, args.requests, api_request)
             print("/call/explore:", result["call_explore"])
+
+            result["explore_beside_searches"] = explore_beside_searches(base, name, args.searches)
+            print("lone /call/explore beside searches:", result["explore_beside_searches"])
 
             before = rss_mb(pid)
             load(10, args.more // 10, live_request)
