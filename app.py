@@ -136,9 +136,9 @@ LAUNCH_OPTIONS = {
     "head": asset("head.html"),
     "state_session_capacity": SESSION_CAPACITY,
     "max_file_size": "2mb",
-    # ServerFunctionErrors: a malformed call of a server function gets a sentence; WebRoutes: the in-browser engine, the
+    # RequestErrors: a request that makes Gradio fail gets a sentence, not a 500; WebRoutes: the in-browser engine, the
     # runtime and the models' ONNX files (both ui/engine.py).
-    "app_kwargs": {"middleware": [Middleware(engine.ServerFunctionErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
+    "app_kwargs": {"middleware": [Middleware(engine.RequestErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
 }
 
 

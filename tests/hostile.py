@@ -241,4 +241,31 @@ def probe(base: str, values: list[tuple[str, object]] = HOSTILE_VALUES, models: 
             outcome.add(live(base, component, fn_name, value), f"{fn_name} body = {label}")
     for label, body, content_type in malformed_server_calls(base):
         outcome.add(server_call(base, body, content_type), f"server function call: {label}")
+    for label, path, body in MALFORMED_EVENTS:
+        outcome.add(event_call(base, path, body), label)
     return outcome
+
+
+# Requests to Gradio's event routes that no page or client sends: no such event, no such endpoint, event data of the
+# wrong type, on the queued route and on the direct one (/run/<name>, where the page's unqueued events go).
+MALFORMED_EVENTS = [
+    ("join an event index that does not exist", "queue/join", {"data": [], "fn_index": 99999, "session_hash": "s"}),
+    ("run an event index that does not exist", "run/predict", {"data": [], "fn_index": 99999, "session_hash": "s"}),
+    ("run with event data 5", "run/predict", {"data": [], "event_data": 5, "fn_index": 0, "session_hash": "s"}),
+    ("run /explore with event data 5", "run/explore", {"data": [], "event_data": 5, "fn_index": 0, "session_hash": "s"}),
+    ("run /explore with no values", "run/explore", {"data": [], "session_hash": "s"}),
+    ("call an endpoint never served", "call/nope", {"data": [], "fn_index": 99999, "session_hash": "s"}),
+    ("call an endpoint never served, fn_index text", "call/nope", {"data": [], "fn_index": "x"}),
+]
+
+
+def event_call(base: str, path: str, body: dict) -> str:
+    """One request to an event route -> clean (refused with a sentence, under 500) / too_large / uncaught."""
+    status, answer = _post(f"{base}gradio_api/{path}", json.dumps(body).encode())
+    if status == 413:
+        return "too_large"
+    if status >= 500:
+        return "uncaught"
+    message = json.loads(answer) if answer else None
+    sentence = isinstance(message, dict) and any(isinstance(message.get(key), str) and message[key] for key in ("detail", "error"))
+    return "clean" if status >= 400 and sentence else "ok" if status == 200 else "uncaught"

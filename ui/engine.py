@@ -271,21 +271,23 @@ class WebRoutes:
         await send({"type": "http.response.body", "body": body})
 
 
-class ServerFunctionErrors:
-    """ASGI middleware: a request to the page's server functions (``component_server``, the drag path's route) that
-    makes Gradio fail before a function runs (no such component, a form without its fields) gets HTTP 400 with a
-    sentence and one log line, not a 500 with a traceback. Our functions answer bad values themselves (page_call)."""
+class RequestErrors:
+    """ASGI middleware: a request that makes Gradio fail before it answers (an event index that does not exist, an
+    endpoint name never served, a server function call naming no component) gets HTTP 400 with a sentence and one log
+    line, not a 500 with a traceback. Our own functions answer bad values themselves, before this is reached
+    (``ui.common.user_errors``, ``page_call``); what arrives here is a request no page sends."""
 
-    SENTENCE = (
+    SERVER_FUNCTIONS = (
         "A server function call must be JSON (or, for an upload, multipart form data) with session_hash, component_id "
         "(a component of this page, as its config lists them), fn_name (one of that component's server_fns) and data."
     )
+    ANY = "This request does not fit this app's API: the page's \"Use via API\" lists the endpoints and the values each takes."
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].rstrip("/").endswith("/component_server"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = False
 
@@ -294,14 +296,39 @@ class ServerFunctionErrors:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        if scope["method"] == "POST" and any(f"/{route}/" in scope["path"] for route in ("run", "api")):
+            watched = self._refusals_as_400(send)
         try:
             await self.app(scope, receive, watched)
-        except Exception as err:  # noqa: BLE001 - whatever Gradio raised on a malformed call becomes one sentence
-            if started:
-                raise
-            logger.info("refused a server function call: %s", f"{type(err).__name__}: {err}"[:200])
-            body = json.dumps({"detail": self.SENTENCE}).encode()
+        except Exception as err:  # noqa: BLE001 - whatever Gradio raised on a malformed request becomes one sentence
+            logger.info("refused %s %s: %s", scope["method"], scope["path"][:80], f"{type(err).__name__}: {err}"[:200])
+            if started:  # an answer is under way (an event stream): it ends here, as the client's read will tell it
+                return
+            sentence = self.SERVER_FUNCTIONS if scope["path"].rstrip("/").endswith("/component_server") else self.ANY
+            body = json.dumps({"detail": sentence}).encode()
             await WebRoutes._send(send, 400, body, [(b"content-type", b"application/json")])
+
+    @staticmethod
+    def _refusals_as_400(send):
+        """``send`` for Gradio's direct event routes (``/run/<name>``, what the page's unqueued events post), which answer
+        every error with HTTP 500: an error that carries a sentence (a gr.Error: a refused value) goes out as 400."""
+        start = None
+
+        async def sending(message):
+            nonlocal start
+            if message["type"] == "http.response.start" and message["status"] == 500:
+                start = message  # held until the body tells what failed
+                return
+            if start is not None and message["type"] == "http.response.body":
+                try:
+                    refused = isinstance(json.loads(message.get("body") or b"null").get("error"), str)
+                except (ValueError, AttributeError):
+                    refused = False
+                await send({**start, "status": 400} if refused else start)
+                start = None
+            await send(message)
+
+        return sending
 
 
 def drag_props(kind: str, fn_name: str, engine: bool) -> dict:
