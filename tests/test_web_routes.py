@@ -156,3 +156,40 @@ def test_the_page_preloads_the_engine_and_the_runtime_but_not_for_the_server_pat
     assert any(link.startswith(f"<{files.engine_config()['engine']}>; rel=modulepreload") for link in links)
     assert client.get("/?render=server").headers.get_list("link") == []
     assert client.get("/other").headers.get_list("link") == [], "only the page itself"
+
+
+def test_a_request_that_makes_the_framework_fail_gets_a_sentence_not_a_500():
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse, StreamingResponse
+
+    async def fails(request):
+        raise KeyError(99999)  # what Gradio raises for an event index that does not exist
+
+    async def refuses(request):
+        return JSONResponse({"error": "The seed must be a whole number from 0 to 2147483647, got -1."}, status_code=500)
+
+    async def breaks(request):
+        return JSONResponse({"error": None}, status_code=500)  # an internal failure: no sentence to pass on
+
+    async def stream_fails(request):
+        async def events():
+            yield b"data: one\n\n"
+            raise RuntimeError("the stream broke")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app = Starlette(
+        routes=[Route("/gradio_api/queue/join", fails, methods=["POST"]), Route("/gradio_api/component_server/", fails, methods=["POST"]),
+                Route("/gradio_api/run/explore", refuses, methods=["POST"]), Route("/gradio_api/run/other", breaks, methods=["POST"]),
+                Route("/gradio_api/queue/data", stream_fails)],
+        middleware=[Middleware(engine.RequestErrors)],
+    )  # fmt: skip
+    with TestClient(app, raise_server_exceptions=True) as client:
+        answer = client.post("/gradio_api/queue/join", json={})
+        assert answer.status_code == 400 and answer.json()["detail"] == engine.RequestErrors.ANY
+        answer = client.post("/gradio_api/component_server/", json={})
+        assert answer.status_code == 400 and answer.json()["detail"] == engine.RequestErrors.SERVER_FUNCTIONS
+        answer = client.post("/gradio_api/run/explore", json={})
+        assert answer.status_code == 400 and answer.json()["error"].startswith("The seed must be")
+        assert client.post("/gradio_api/run/other", json={}).status_code == 500
+        assert client.get("/gradio_api/queue/data").text == "data: one\n\n"  # the stream ends where it broke

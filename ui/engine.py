@@ -23,6 +23,7 @@ One frame is in flight at a time and the latest values always follow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -303,6 +304,8 @@ class RequestErrors:
         except Exception as err:  # noqa: BLE001 - whatever Gradio raised on a malformed request becomes one sentence
             logger.info("refused %s %s: %s", scope["method"], scope["path"][:80], f"{type(err).__name__}: {err}"[:200])
             if started:  # an answer is under way (an event stream): it ends here, as the client's read will tell it
+                with contextlib.suppress(Exception):  # a body of announced length cannot end early: the server closes it
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
             sentence = self.SERVER_FUNCTIONS if scope["path"].rstrip("/").endswith("/component_server") else self.ANY
             body = json.dumps({"detail": sentence}).encode()
