@@ -37,12 +37,13 @@ def test_hostile_input_never_ends_in_a_traceback(server):
 
 
 def test_the_drawing_keeps_a_bounded_number_of_uploads_and_refuses_malformed_ones():
+    import gradio as gr
     from fastapi import HTTPException
     from gradio.data_classes import DataWithFiles
 
-    from ui.draw import Sketch
+    from ui import draw
 
-    sketch = Sketch()
+    sketch = draw.bounded_uploads(gr.ImageEditor())
 
     def upload(kind, index, upload_id):
         return sketch.accept_blobs(DataWithFiles(data={"type": kind, "index": index, "id": upload_id}, files=[(f"{kind}.png", b"png")]))
@@ -50,10 +51,10 @@ def test_the_drawing_keeps_a_bounded_number_of_uploads_and_refuses_malformed_one
     for k in range(40):
         upload("composite", "null", f"id{k}")
         upload("layer", "3", f"id{k}")
-    assert list(sketch.blob_storage) == [f"id{k}" for k in range(40 - Sketch.BLOB_SETS, 40)]
+    assert list(sketch.blob_storage) == [f"id{k}" for k in range(40 - draw.BLOB_SETS, 40)]
     assert sketch.blob_storage["id39"].composite == b"png" and len(sketch.blob_storage["id39"].layers) == 4
     for kind, index, upload_id in [("layer", "4", "a"), ("layer", "100000000", "a"), ("layer", "-1", "a"), ("layer", "null", "a"), ("other", "null", "a"), ("composite", "null", "")]:
         with pytest.raises(HTTPException, match="multipart form data with one file") as refused:
             upload(kind, index, upload_id)
         assert refused.value.status_code == 400
-    assert len(sketch.blob_storage) == Sketch.BLOB_SETS
+    assert len(sketch.blob_storage) == draw.BLOB_SETS

@@ -33,46 +33,50 @@ SEARCHES_PER_ADDRESS = 1  # running at once from one address: one client cannot 
 SEARCH_SECONDS = 15.0  # a search ends after this long with the best z so far, however many steps were asked (page or API)
 
 
-class Sketch(gr.ImageEditor):
-    """The drawing canvas: gr.ImageEditor whose upload of a drawing's layers (its server function ``accept_blobs``, which
-    any client can call) is checked and bounded.
+BLOB_TYPES = ("background", "composite", "layer")  # what the drawing uploads (gr.ImageEditor's accept_blobs)
+MAX_LAYERS = 4
+BLOB_SETS = 16  # uploads kept at once; the page's uploads are never read back here (values as sent)
+MAX_ID = 64  # characters of an upload's id (the page makes 11)
+BLOB_REFUSAL = (
+    "An upload to the drawing must be multipart form data with one file and the fields type (background, composite "
+    f"or layer), index (a layer's, 0 to {MAX_LAYERS - 1}, else null) and id (1 to {MAX_ID} characters)."
+)
+
+
+def bounded_uploads(sketch: gr.ImageEditor) -> gr.ImageEditor:
+    """``sketch`` with its upload of a drawing's layers (the server function ``accept_blobs``, which any client can call)
+    checked and bounded.
 
     Gradio's own answers HTTP 500 to a malformed body, grows a layer list to any index it is sent (one request of index
-    10^8 holds 800 MB) and keeps every upload until an event reads it, which this app's events (values as sent) never do.
-    Here a malformed upload gets HTTP 400 with a sentence, an index is at most MAX_LAYERS, and at most BLOB_SETS uploads
-    are kept (the oldest go first).
+    10^8 holds 800 MB) and keeps every upload until an event reads it, which this app's events (values as sent) never
+    do. Here a malformed upload gets HTTP 400 with a sentence, an index is below MAX_LAYERS, and at most BLOB_SETS
+    uploads are kept (the oldest go first). Replaced on the instance: a subclass of a Gradio component would make
+    Gradio write a stub file beside this module at import.
     """
-
-    is_template = True  # drawn by the page as gr.ImageEditor (Gradio's way for a component that only sets options)
-    BLOB_TYPES = ("background", "composite", "layer")
-    MAX_LAYERS = 4
-    BLOB_SETS = 16
-    MAX_ID = 64  # characters of an upload's id (the page makes 11)
-    _storing = threading.Lock()  # one upload changes the storage at a time (no __init__: Gradio reads the config from its signature)
-    REFUSAL = (
-        "An upload to the drawing must be multipart form data with one file and the fields type (background, composite "
-        f"or layer), index (a layer's, 0 to {MAX_LAYERS - 1}, else null) and id (1 to {MAX_ID} characters)."
-    )
+    accept, storing = sketch.accept_blobs, threading.Lock()
 
     @server
-    def accept_blobs(self, data):
+    def accept_blobs(data):
         fields, files = getattr(data, "data", None), getattr(data, "files", None)
-        if not (isinstance(fields, dict) and isinstance(files, list) and len(files) == 1 and self._fits(fields)):
+        if not (isinstance(fields, dict) and isinstance(files, list) and len(files) == 1 and _upload_fits(fields)):
             logger.info("refused accept_blobs: a malformed upload")
-            raise HTTPException(status_code=400, detail=self.REFUSAL)
-        with Sketch._storing:
-            super().accept_blobs(data)
-            while len(self.blob_storage) > self.BLOB_SETS:
-                self.blob_storage.pop(next(iter(self.blob_storage)))
+            raise HTTPException(status_code=400, detail=BLOB_REFUSAL)
+        with storing:
+            accept(data)
+            while len(sketch.blob_storage) > BLOB_SETS:
+                sketch.blob_storage.pop(next(iter(sketch.blob_storage)))
 
-    @classmethod
-    def _fits(cls, fields: dict) -> bool:
-        index, upload = fields.get("index"), fields.get("id")
-        if not (isinstance(upload, str) and 0 < len(upload) <= cls.MAX_ID) or fields.get("type") not in cls.BLOB_TYPES:
-            return False
-        if fields["type"] != "layer":
-            return index in (None, "", "null")
-        return isinstance(index, str) and index.isdigit() and int(index) < cls.MAX_LAYERS
+    sketch.accept_blobs = accept_blobs
+    return sketch
+
+
+def _upload_fits(fields: dict) -> bool:
+    index, upload = fields.get("index"), fields.get("id")
+    if not (isinstance(upload, str) and 0 < len(upload) <= MAX_ID) or fields.get("type") not in BLOB_TYPES:
+        return False
+    if fields["type"] != "layer":
+        return index in (None, "", "null")
+    return isinstance(index, str) and index.isdigit() and int(index) < MAX_LAYERS
 
 
 def drawing_file(drawing):
@@ -127,13 +131,13 @@ def build(handle: ExploreHandle) -> None:
         gr.Markdown(NOTE)
         with gr.Row():
             with gr.Column(scale=4, min_width=300, elem_id="invert-input"):
-                sketch = Sketch(
+                sketch = bounded_uploads(gr.ImageEditor(
                     value={"background": views.blank_canvas(SKETCH_SIDE), "layers": [], "composite": None},
                     label="Your picture", type="filepath", format="png",
                     image_mode="RGBA", sources=("upload", "clipboard"), canvas_size=(SKETCH_SIDE, SKETCH_SIDE), fixed_canvas=True,
                     brush=gr.Brush(colors=["#ffffff", "#9ca3af", "#000000"], default_color="#ffffff", default_size=12, color_mode="fixed"),
                     eraser=gr.Eraser(default_size=16), layers=False, transforms=(), height=400, elem_id="sketch",
-                )
+                ))
                 with gr.Row(elem_classes="gan-controls"):
                     find_button = gr.Button("Find z", variant="primary", scale=2, elem_id="find-z", elem_classes="gan-button")
                     stop_button = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-search", elem_classes="gan-button")
