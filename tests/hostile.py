@@ -100,8 +100,8 @@ class Outcome:
             self.uncaught.append(what)
 
 
-def _post(url: str, payload: bytes, timeout: float = 60, content_type: str = "application/json") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=payload, headers={"Content-Type": content_type})
+def post_raw(url: str, payload: bytes, timeout: float = 60, content_type: str = "application/json", headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=payload, headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -114,9 +114,10 @@ def _post(url: str, payload: bytes, timeout: float = 60, content_type: str = "ap
         raise
 
 
-def call(base: str, endpoint: str, args: list) -> str:
-    """One /gradio_api/call/<endpoint> request and its event stream -> ok / clean / too_large / uncaught."""
-    status, body = _post(f"{base}gradio_api/call/{endpoint}", json.dumps({"data": args}).encode())
+def call(base: str, endpoint: str, args: list, headers: dict | None = None, timeout: float = 60) -> str:
+    """One /gradio_api/call/<endpoint> request (with ``headers``) and its event stream, read for up to ``timeout`` s
+    -> ok / clean / too_large / uncaught."""
+    status, body = post_raw(f"{base}gradio_api/call/{endpoint}", json.dumps({"data": args}).encode(), headers=headers)
     if status == 413:
         return "too_large"
     if status >= 500:
@@ -124,7 +125,7 @@ def call(base: str, endpoint: str, args: list) -> str:
     if status >= 400:
         return "clean"  # refused before our code ran (e.g. Gradio's own validation), with a message
     event = json.loads(body)["event_id"]
-    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=60) as response:
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=timeout) as response:
         stream = response.read().decode()
     if "event: complete" in stream:
         return "ok"
@@ -138,7 +139,7 @@ def call(base: str, endpoint: str, args: list) -> str:
 def server_function(base: str, component_id: int, fn_name: str, args, session: str):
     """A gr.HTML server function's answer, called as the page calls it, from browser session ``session``."""
     payload = json.dumps({"session_hash": session, "component_id": component_id, "fn_name": fn_name, "data": args}).encode()
-    status, body = _post(f"{base}gradio_api/component_server/", payload)
+    status, body = post_raw(f"{base}gradio_api/component_server/", payload)
     assert status == 200, (status, body[:300])
     return json.loads(body)
 
@@ -151,7 +152,7 @@ def live(base: str, component_id: int, fn_name: str, args) -> str:
 
 def server_call(base: str, payload: bytes, content_type: str = "application/json") -> str:
     """One request to the server functions' route -> ok / clean / too_large / uncaught."""
-    status, body = _post(f"{base}gradio_api/component_server/", payload, content_type=content_type)
+    status, body = post_raw(f"{base}gradio_api/component_server/", payload, content_type=content_type)
     if status == 413:
         return "too_large"
     if status >= 500:
@@ -261,7 +262,7 @@ MALFORMED_EVENTS = [
 
 def event_call(base: str, path: str, body: dict) -> str:
     """One request to an event route -> clean (refused with a sentence, under 500) / too_large / uncaught."""
-    status, answer = _post(f"{base}gradio_api/{path}", json.dumps(body).encode())
+    status, answer = post_raw(f"{base}gradio_api/{path}", json.dumps(body).encode())
     if status == 413:
         return "too_large"
     if status >= 500:

@@ -55,7 +55,7 @@ def current_session() -> str | None:
     The app hands this to its explorer (``Explorer.visitor``), which serves a visitor's own model to that visitor only.
     """
     request = LocalContext.request.get(None)
-    session = getattr(request, "session_hash", None)  # an event's gr.Request
+    session = session_of(request)  # an event's gr.Request
     if session is None and isinstance(request, StarletteRequest):
         # A server function gets the raw request, whose JSON body Gradio has read (Starlette keeps it parsed).
         body = getattr(request, "_json", None)
@@ -113,30 +113,22 @@ def client_address(request: gr.Request | None) -> str | None:
     if request is None:
         return None
     peer = getattr(getattr(request, "client", None), "host", None)
-    if not _private(peer):
+    if _network(peer) != "private":
         return peer
     for entry in reversed((request.headers.get("x-forwarded-for") or "").split(",")):
-        if _public(entry.strip()):
+        if _network(entry.strip()) == "public":
             return entry.strip()
     return peer
 
 
-def _ip(address: str | None):
+def _network(address: str | None) -> str | None:
+    """"private" for a loopback or private-network address (a proxy of ours, or this machine), "public" for any other
+    address, None for what is no address (a test client's "testclient", garbage)."""
     try:
-        return ipaddress.ip_address(address or "")
+        parsed = ipaddress.ip_address(address or "")
     except ValueError:
-        return None  # a name (a test client's "testclient") or garbage
-
-
-def _private(address: str | None) -> bool:
-    """Whether ``address`` is a loopback or private-network address: a proxy of ours, or this machine."""
-    parsed = _ip(address)
-    return parsed is not None and (parsed.is_private or parsed.is_loopback)
-
-
-def _public(address: str | None) -> bool:
-    parsed = _ip(address)
-    return parsed is not None and not (parsed.is_private or parsed.is_loopback)
+        return None
+    return "private" if parsed.is_private or parsed.is_loopback else "public"
 
 
 def best_device() -> str:
