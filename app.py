@@ -69,8 +69,10 @@ def build_demo(explorer: Explorer, live_runs: int = 1, live_config: LiveConfig |
             share.build(handle)
         gr.Markdown(share.FOOTER, elem_classes="gan-caption")
         handle.wire()
-    # Each request is a few milliseconds of one-thread torch: let a few run at once instead of one by one.
-    demo.queue(default_concurrency_limit=4)
+    # Each request is a few milliseconds of one-thread torch: let a few run at once instead of one by one. The queued
+    # endpoints (searches, live runs, grids, GIFs) are answered through the queue only, where their limits hold; a
+    # direct POST (/gradio_api/run/<name>) is taken by the quick unqueued ones (/explore, /reset, /interpolate, ...).
+    demo.queue(default_concurrency_limit=4, api_open=False)
     return demo
 
 

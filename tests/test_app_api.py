@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from app_fixtures import ROOT, AppServer, make_model_folder
+from hostile import call
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -247,6 +248,17 @@ def test_a_raw_request_without_the_optional_trailing_values_still_fits(server):
         request = urllib.request.Request(server.url + "gradio_api/run/explore", data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.loads(response.read())["data"][0]["src"].startswith("data:image/png")
+
+
+def test_a_queued_endpoint_takes_no_direct_post_so_its_limits_hold(server):
+    """/run/<name> skips the queue: the quick unqueued endpoints take it, the queued ones (a search, a grid, a live run,
+    capped in the queue) refuse it and stay reachable through the queue."""
+    for api_name, data in (("grid", ["grey", 0, 2]), ("invert", ["grey", None, 10]), ("live_train", [0])):
+        request = urllib.request.Request(server.url + f"gradio_api/run/{api_name}", data=json.dumps({"data": data}).encode(), headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        assert caught.value.code == 404 and "join the queue" in json.loads(caught.value.read())["detail"]
+    assert call(server.url, "grid", ["grey", 0, 2]) == "ok"
 
 
 def test_nan_over_http_is_rejected_clearly(server):

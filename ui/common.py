@@ -11,9 +11,12 @@ import json
 import logging
 import os
 import time
+import weakref
 from pathlib import Path
 
 import gradio as gr
+import gradio.blocks
+import gradio.route_utils
 import gradio.state_holder
 import torch
 from gradio.context import LocalContext
@@ -166,15 +169,25 @@ def user_errors(name: str):
         raise gr.Error("The server could not do that (an internal error, logged for the developers).", print_exception=False) from None
 
 
-def ui(fn, **bound):
+def ui(fn, *, on_loop: bool = False, **bound):
     """``fn`` as a Gradio callback: the keyword arguments ``bound`` filled in (the explorer, a registry), its errors shown
-    as :func:`user_errors` does. Gradio reads ``fn``'s name and its signature without ``bound``; a generator stays one."""
+    as :func:`user_errors` does. Gradio reads ``fn``'s name and its signature without ``bound``; a generator stays one.
+
+    ``on_loop``: a quick draw of one picture (a few ms), run on the server's event loop instead of a worker thread. In a
+    thread each of its torch calls gives up Python's lock and waits for the busy loop to hand it back: under 20 clients
+    at once a picture took ~11 ms instead of ~2 (benchmarks/server_load.py)."""
     call = functools.partial(fn, **bound) if bound else fn
     if inspect.isgeneratorfunction(fn):  # a callback that streams: Gradio must still see a generator function
 
         def wrapper(*args):
             with user_errors(fn.__name__):
                 yield from call(*args)
+
+    elif on_loop:
+
+        async def wrapper(*args):
+            with user_errors(fn.__name__):
+                return call(*args)
 
     else:
 
@@ -213,14 +226,25 @@ class LazyConfigs(dict):
     for deep links, which this app does not use; so each is made on first use, and iterating makes the rest.
     """
 
-    def __init__(self, blocks_config, keys):
+    def __init__(self, blocks_config, keys, made: dict):
         super().__init__()
-        self._blocks_config, self._pending = blocks_config, dict.fromkeys(keys)
+        self._blocks_config, self._pending, self._made = blocks_config, dict.fromkeys(keys), made
 
     def _make(self, key) -> None:
         if key in self._pending:
             del self._pending[key]
-            dict.__setitem__(self, key, self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key]))
+            dict.__setitem__(self, key, self._config(key))
+
+    def _config(self, key) -> dict:
+        """A fresh copy of the block's configuration, made once per process (``made``, shared by every session: a
+        ``get_config`` costs ~0.3 ms, and every /call/ request is a new session). Gradio writes only ``["props"]["value"]``
+        into a session's copy, so a copy of the two levels keeps sessions apart."""
+        block = self._blocks_config.blocks[key]
+        made = self._made.get(key)
+        if made is None or made[0] is not block:
+            made = self._made[key] = (block, self._blocks_config.config_for_block(key, [], block))
+        config = made[1]
+        return {**config, "props": {**config["props"]}} if isinstance(config.get("props"), dict) else dict(config)
 
     def _make_all(self) -> None:
         for key in list(self._pending):
@@ -262,13 +286,20 @@ class LazyConfigs(dict):
         return dict.items(self)
 
 
+ANALYTICS_EVERY = 1000  # finished queue events between two of Gradio's analytics summaries (Blocks.queue)
+
+# Each app's component configurations, made once (:meth:`LazyConfigs._config`), by the app's default configuration.
+CONFIGS_MADE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class SessionState(gradio.state_holder.SessionState):
     """Gradio's per-session state, its configurations made lazily (:class:`LazyConfigs`): the same state without the
     41 ms. Its ``__init__`` is Gradio 6.31's (requirements.txt pins it exactly) with that one change."""
 
     def __init__(self, blocks):  # noqa: super-init-not-called - the parent's would make every configuration
         self.blocks_config = copy.copy(blocks.default_config)
-        self.config_values = LazyConfigs(self.blocks_config, [key for key in self.blocks_config.blocks if key in blocks.blocks])
+        made = CONFIGS_MADE.setdefault(blocks.default_config, {})
+        self.config_values = LazyConfigs(self.blocks_config, [key for key in self.blocks_config.blocks if key in blocks.blocks], made)
         self.state_data = {}
         self._state_ttl = {}
         self.is_closed = False
@@ -285,8 +316,19 @@ class Blocks(gr.Blocks):
     """
 
     def __init__(self, *args, **kwargs):
-        gradio.state_holder.SessionState = SessionState  # what StateHolder makes for each new session
+        # What Gradio makes for each new session: StateHolder's, and a raw request's without one (/run/<name>, blocks).
+        for module in (gradio.state_holder, gradio.route_utils, gradio.blocks):
+            module.SessionState = SessionState
         super().__init__(*args, **kwargs)
+
+    def queue(self, *args, **kwargs):
+        """Gradio's queue, its analytics summary remade every ANALYTICS_EVERY finished events instead of after each one.
+
+        The summary (per endpoint: success rate, time percentiles) is a pandas table of up to the last 10,000 events,
+        remade from scratch: after each event that cost 2.3 ms at 2,000 events, and more as the history grew. Only
+        Gradio's monitoring page shows it. ``GRADIO_ANALYTICS_CACHE_FREQUENCY`` in the environment still wins."""
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
+        return super().queue(*args, **kwargs)
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
         inputs = self.with_defaults(block_fn, inputs)

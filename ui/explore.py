@@ -230,8 +230,11 @@ def nearest(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None,
     return explorer.nearest(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=z, kind=kind)
 
 
-def drag_explore(args, *, explorer: Explorer):
-    """Server function behind the Explore picture's drag path; args = [model, seed, psi, d1, ..., d8, z]."""
+async def drag_explore(args, *, explorer: Explorer):
+    """Server function behind the Explore picture's drag path; args = [model, seed, psi, d1, ..., d8, z].
+
+    A coroutine, so Gradio draws it on the server's event loop: in a worker thread each torch call gave up Python's lock
+    and waited for the busy loop to hand it back (~11 ms a picture instead of ~2 under load, benchmarks/server_load.py)."""
     return page_call(functools.partial(explore, explorer=explorer), args)
 
 
@@ -309,10 +312,10 @@ def _wire(handle: ExploreHandle, random_button: gr.Button, reset_button: gr.Butt
     explorer, model, f = handle.explorer, handle.model, handle.followers
     seed, psi, latent, directions = f["seed"], f["psi"], f["latent"], handle.directions
     gr.on([psi.input, *[d.input for d in directions]], None, handle.state_inputs, None, js=engine.drag_trigger("explore"), **DRAG)
-    gr.on([psi.release, *[d.release for d in directions], seed.submit], ui(explore, explorer=explorer), handle.state_inputs, f["picture"],
+    gr.on([psi.release, *[d.release for d in directions], seed.submit], ui(explore, explorer=explorer, on_loop=True), handle.state_inputs, f["picture"],
           api_name="explore", **DRAG, **RAW)  # fmt: skip
-    reset_button.click(ui(reset, explorer=explorer), [model, seed, latent, f["kind"]], handle.start_outputs, api_name="reset", **DRAG, **RAW)
-    random_button.click(ui(random_seed, explorer=explorer), model, handle.start_outputs, api_name="random_seed", **DRAG, **RAW)
+    reset_button.click(ui(reset, explorer=explorer, on_loop=True), [model, seed, latent, f["kind"]], handle.start_outputs, api_name="reset", **DRAG, **RAW)
+    random_button.click(ui(random_seed, explorer=explorer, on_loop=True), model, handle.start_outputs, api_name="random_seed", **DRAG, **RAW)
     gr.on([seed.change, model.change], None, [model, seed], None, js=engine_call("prefetch"), **DRAG)
     gr.on([seed.change, psi.release], ui(sheet, page=handle.page), [model, seed, psi, latent, f["kind"]], f["sheet"], api_visibility="private", show_progress="hidden", **RAW)
 

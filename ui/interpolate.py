@@ -21,8 +21,11 @@ def interpolate(model, keyframes, method, t, start_state="", *, explorer: Explor
     return explorer.interpolation_frame(model, keyframes, method, t, start_state)
 
 
-def drag_interpolate(args, *, explorer: Explorer):
-    """Server function behind the interpolation picture's drag path; args = [model, keyframes, method, t, start]."""
+async def drag_interpolate(args, *, explorer: Explorer):
+    """Server function behind the interpolation picture's drag path; args = [model, keyframes, method, t, start].
+
+    A coroutine, so Gradio draws it on the server's event loop: in a worker thread each torch call gave up Python's lock
+    and waited for the busy loop to hand it back (~11 ms a picture instead of ~2 under load, benchmarks/server_load.py)."""
     return page_call(functools.partial(interpolate, explorer=explorer), args)
 
 
@@ -72,7 +75,7 @@ def build(handle: ExploreHandle) -> None:
     # The walk is redrawn when the person changes it (typing counts; a start state set by a button or a
     # model switch is handled by that event itself, so no event reads half-updated inputs).
     edits = [keyframes.submit, method.change, start_state.submit, start_state.blur]
-    gr.on([t.release, *edits], ui(interpolate, explorer=explorer), interpolate_inputs, frame, api_name="interpolate", **DRAG, **RAW)
+    gr.on([t.release, *edits], ui(interpolate, explorer=explorer, on_loop=True), interpolate_inputs, frame, api_name="interpolate", **DRAG, **RAW)
     gr.on([frames.release, *edits], strip_view, strip_inputs, strip, api_name="strip", show_progress="hidden", **RAW)
     gr.on(edits, None, [model, keyframes, start_state], None, js=engine_call("prefetchInterpolation"), **DRAG)
     gif_button.click(ui(batch.gif_view, page=handle.page), strip_inputs, gif_file, api_name="gif", **RAW)
@@ -80,7 +83,7 @@ def build(handle: ExploreHandle) -> None:
     model.input(ui(interpolate_for_model, explorer=explorer, page=handle.page), [model, keyframes, method, t, frames],
                 [start_state, keyframes, frame, strip, gif_file], api_visibility="private", **RAW)  # fmt: skip
     from_explore.click(ui(explore_state, explorer=explorer), handle.state_inputs, start_state, api_name="explore_state", **RAW).then(
-        ui(interpolate, explorer=explorer), interpolate_inputs, frame, api_visibility="private", **DRAG, **RAW
+        ui(interpolate, explorer=explorer, on_loop=True), interpolate_inputs, frame, api_visibility="private", **DRAG, **RAW
     ).then(strip_view, strip_inputs, strip, api_visibility="private", show_progress="hidden", **RAW).then(
         None, [model, keyframes, start_state], None, js=engine_call("prefetchInterpolation")
     )
