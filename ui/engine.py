@@ -246,13 +246,13 @@ class WebRoutes:
             return await self.app(scope, receive, send)
         served = await run_in_threadpool(self.files.find, path.lstrip("/"))
         if served is None:
-            return await self._send(send, 404, b"Not found.", [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")])
+            return await answer(send, 404, b"Not found.", [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")])
         accepted = dict(scope.get("headers") or []).get(b"accept-encoding", b"").decode("latin-1")
         body, encoding = served.for_client({token.split(";")[0].strip() for token in accepted.split(",")})
         headers = [(b"content-type", served.content_type.encode()), (b"cache-control", IMMUTABLE.encode()), (b"vary", b"accept-encoding")]
         if encoding is not None:
             headers.append((b"content-encoding", encoding.encode()))
-        await self._send(send, 200, b"" if scope["method"] == "HEAD" else body, headers, length=len(body))
+        await answer(send, 200, b"" if scope["method"] == "HEAD" else body, headers, length=len(body))
 
     async def _page(self, scope, receive, send):
         """The page, with ``Link`` headers that start the engine's downloads at once."""
@@ -265,11 +265,13 @@ class WebRoutes:
 
         await self.app(scope, receive, with_links)
 
-    @staticmethod
-    async def _send(send, status: int, body: bytes, headers: list, length: int | None = None):
-        headers = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+async def answer(send, status: int, body: bytes, headers: list, length: int | None = None) -> None:
+    """A whole ASGI answer from a middleware: ``status``, ``headers`` and ``body``, whose length is ``length`` when the
+    body is left out (HEAD)."""
+    headers = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class RequestErrors:
@@ -309,7 +311,7 @@ class RequestErrors:
                 return
             sentence = self.SERVER_FUNCTIONS if scope["path"].rstrip("/").endswith("/component_server") else self.ANY
             body = json.dumps({"detail": sentence}).encode()
-            await WebRoutes._send(send, 400, body, [(b"content-type", b"application/json")])
+            await answer(send, 400, body, [(b"content-type", b"application/json")])
 
     @staticmethod
     def _refusals_as_400(send):
