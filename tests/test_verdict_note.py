@@ -50,8 +50,8 @@ def test_the_note_follows_each_shipped_models_own_log(name):
     note = Explorer([pipeline]).verdict_note(pipeline.name)
     d_real, d_fake = ended(log)
     check(note, d_real, d_fake)
-    if name == "emoji":  # its D ended confident (about 95% and 5%): the note must not call it unsure
-        assert "unsure" not in note
+    if name == "emoji":  # its D ended fairly sure (about 82% and 18%, DiffAugment kept it from winning outright)
+        assert "unsure" not in note and "only partly" in note
 
 
 @pytest.fixture(scope="module")
