@@ -19,7 +19,8 @@ Starts ``python app.py`` (tests/app_fixtures.AppServer) and measures, client thr
    number of log lines and bytes they produced.
 6. **Disk**: files left in Gradio's cache and in the GIF folder after 100 grids and 100 GIFs.
 
-Writes benchmarks/results/server_load.json.
+Writes benchmarks/results/server_load.json (``--only-load``: part 1 only, to server_load_requests.json, a quick
+before/after of the request path: run it in a worktree of the older commit with this file copied in).
 """
 
 from __future__ import annotations
