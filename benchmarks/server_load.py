@@ -190,12 +190,14 @@ def requests_of(component: int, name: str) -> tuple:
         body = {"session_hash": f"{session}-{client}", "component_id": component, "fn_name": "drag_explore", "data": [name, client, 1.0, *amounts]}
         return "src" in json.loads(connection.request("POST", "gradio_api/component_server/", body))
 
+    def state(client: int, i: int) -> list:  # /explore's inputs: a new seed for each request
+        return [name, client * 1000 + i, 1.0, 0.5, *[0.0] * 7]
+
     def api_request(connection: KeptAlive, client: int, i: int) -> bool:
-        return connection.call("explore", [name, client * 1000 + i, 1.0, 0.5, *[0.0] * 7])
+        return connection.call("explore", state(client, i))
 
     def direct_request(connection: KeptAlive, client: int, i: int) -> bool:
-        body = {"data": [name, client * 1000 + i, 1.0, 0.5, *[0.0] * 7]}
-        return "src" in json.loads(connection.request("POST", "gradio_api/run/explore", body))["data"][0]
+        return "src" in json.loads(connection.request("POST", "gradio_api/run/explore", {"data": state(client, i)}))["data"][0]
 
     return live_request, api_request, direct_request
 

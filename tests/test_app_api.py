@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 from app_fixtures import ROOT, AppServer, make_model_folder
-from hostile import call
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from hostile import call
 from PIL import Image
 
 ENDPOINTS = {

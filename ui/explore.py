@@ -233,8 +233,7 @@ def nearest(model, seed, psi, d1, d2, d3, d4, d5, d6, d7, d8, z=None, kind=None,
 async def drag_explore(args, *, explorer: Explorer):
     """Server function behind the Explore picture's drag path; args = [model, seed, psi, d1, ..., d8, z].
 
-    A coroutine, so Gradio draws it on the server's event loop: in a worker thread each torch call gave up Python's lock
-    and waited for the busy loop to hand it back (~11 ms a picture instead of ~2 under load, benchmarks/server_load.py)."""
+    A coroutine, so Gradio draws it on the server's event loop (why: ``ui.common.ui``'s ``on_loop``)."""
     return page_call(functools.partial(explore, explorer=explorer), args)
 
 

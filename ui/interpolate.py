@@ -24,8 +24,7 @@ def interpolate(model, keyframes, method, t, start_state="", *, explorer: Explor
 async def drag_interpolate(args, *, explorer: Explorer):
     """Server function behind the interpolation picture's drag path; args = [model, keyframes, method, t, start].
 
-    A coroutine, so Gradio draws it on the server's event loop: in a worker thread each torch call gave up Python's lock
-    and waited for the busy loop to hand it back (~11 ms a picture instead of ~2 under load, benchmarks/server_load.py)."""
+    A coroutine, so Gradio draws it on the server's event loop (why: ``ui.common.ui``'s ``on_loop``)."""
     return page_call(functools.partial(interpolate, explorer=explorer), args)
 
 
