@@ -31,6 +31,7 @@ from gan_core.live.run import LiveConfig
 from gan_core.live.sessions import sweep_stale_folders
 from ui import arithmetic, batch, draw, engine, explore, grid, history, interpolate, share, watch
 from ui.common import Blocks, asset, current_session
+from ui.direct_calls import DirectCalls
 
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """
@@ -139,8 +140,11 @@ LAUNCH_OPTIONS = {
     "state_session_capacity": SESSION_CAPACITY,
     "max_file_size": "2mb",
     # RequestErrors: a request that makes Gradio fail gets a sentence, not a 500; WebRoutes: the in-browser engine, the
-    # runtime and the models' ONNX files (both ui/engine.py).
-    "app_kwargs": {"middleware": [Middleware(engine.RequestErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY)]},
+    # runtime and the models' ONNX files (both ui/engine.py); DirectCalls: /call/<name> of a quick draw without the queue.
+    "app_kwargs": {"middleware": [
+        Middleware(engine.RequestErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY),
+        Middleware(DirectCalls),
+    ]},
 }
 
 

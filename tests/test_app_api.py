@@ -261,6 +261,62 @@ def test_a_queued_endpoint_takes_no_direct_post_so_its_limits_hold(server):
     assert call(server.url, "grid", ["grey", 0, 2]) == "ok"
 
 
+def call_recipe(server, name: str, data) -> tuple[str, object, str]:
+    """Gradio's curl recipe: POST /call/<name>, then GET its event stream -> (event kind, its data, the event id)."""
+    request = urllib.request.Request(server.url + f"gradio_api/call/{name}", data=json.dumps({"data": data}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(server.url + f"gradio_api/call/{name}/{event_id}", timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    kind = next(line.split(": ", 1)[1] for line in lines if line.startswith("event: "))
+    return kind, json.loads(next(line[len("data: ") :] for line in lines if line.startswith("data: "))), event_id
+
+
+def test_the_call_recipe_of_a_quick_draw_answers_as_gradios_queue_does(server, client):
+    """/call/<name> of an unqueued endpoint runs without Gradio's queue (ui.direct_calls): the answers and errors are
+    those of gradio_client, which goes through Gradio's own routes; each answer is given once."""
+    for name, data in (("explore", ["grey", 3, 0.8, 2.5, *ZEROS[1:]]), ("reset", ["grey", 7]), ("interpolate", ["grey", "1, 2", "slerp", 0.3, ""])):
+        kind, answer, event_id = call_recipe(server, name, data)
+        assert kind == "complete" and answer == list(always_list(client.predict(*data, api_name=f"/{name}")))
+    kind, answer, event_id = call_recipe(server, "explore", ["grey", -5, 1.0, *ZEROS])
+    with pytest.raises(AppError) as caught:
+        client.predict("grey", -5, 1.0, *ZEROS, api_name="/explore")
+    assert kind == "error" and answer["error"] == caught.value.message and "The seed must be a whole number" in answer["error"]
+    with urllib.request.urlopen(server.url + f"gradio_api/call/explore/{event_id}", timeout=30) as response:
+        again = response.read()
+    assert b"event: complete" not in again and b"The seed" not in again  # already given
+    kind, answer, _ = call_recipe(server, "explore", ["grey", 3])
+    assert kind == "error" and "The values sent to /explore do not fit it" in answer["error"]
+
+
+def always_list(answer) -> list:
+    """gradio_client's answer as the list of outputs (it unwraps an endpoint's only output)."""
+    return list(answer) if isinstance(answer, (list, tuple)) else [answer]
+
+
+def test_the_call_recipe_refuses_a_malformed_call_as_gradio_does(server):
+    """What DirectCalls cannot take as a call goes to Gradio's /call as it came: its own refusal, HTTP 422."""
+    for body in (b"{not json", json.dumps({"data": "x"}).encode()):
+        request = urllib.request.Request(server.url + "gradio_api/call/explore", data=body, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        assert caught.value.code == 422
+
+
+def test_unanswered_calls_hold_a_bounded_memory():
+    from ui.direct_calls import DirectCalls
+
+    calls = DirectCalls(app=None, keep=3, keep_bytes=100)
+    for k in range(5):
+        calls._keep(f"e{k}", b"x" * 10)
+    assert list(calls.answers) == ["e2", "e3", "e4"] and calls.held == 30
+    calls._keep("big", b"y" * 90)  # over keep_bytes with the others: the oldest go first
+    assert list(calls.answers) == ["e4", "big"] and calls.held == 100
+    calls.keep_seconds = 0.0
+    calls._keep("later", b"z")
+    assert list(calls.answers) == ["later"] and calls.held == 1
+
+
 def test_nan_over_http_is_rejected_clearly(server):
     # gradio_client refuses to encode NaN, but a raw JSON request can carry it.
     body = json.dumps({"data": ["grey", 3, float("nan"), *ZEROS, None]}).encode()  # raw requests send every input, z too
