@@ -139,8 +139,9 @@ LAUNCH_OPTIONS = {
     "head": asset("head.html"),
     "state_session_capacity": SESSION_CAPACITY,
     "max_file_size": "2mb",
-    # RequestErrors: a request that makes Gradio fail gets a sentence, not a 500; WebRoutes: the in-browser engine, the
-    # runtime and the models' ONNX files (both ui/engine.py); DirectCalls: /call/<name> of a quick draw without the queue.
+    # Outermost first. RequestErrors: a request that makes Gradio fail gets a sentence, not a 500; WebRoutes: the
+    # in-browser engine, the runtime and the models' ONNX files (both ui/engine.py); DirectCalls: /call/<name> of a quick
+    # draw without the queue (ui/direct_calls.py), innermost: it reads Gradio's own answers, within the body limit.
     "app_kwargs": {"middleware": [
         Middleware(engine.RequestErrors), Middleware(engine.WebRoutes), Middleware(CompressPages, compresslevel=6), Middleware(BodyLimit, limit=MAX_BODY),
         Middleware(DirectCalls),
