@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Not a TrainConfig field: it is an instruction to this invocation, not a property of the run
     # (as a field it would be stored in every checkpoint and run.json).
     start.add_argument("--overwrite", action="store_true", help="start over in an OUT_DIR that holds a run: deletes that run's checkpoint, log, timeline and exports first")
+    start.add_argument("--branch", metavar="CHECKPOINT", help="continue another run's checkpoint in a new, empty --out-dir with "
+                       "another optimisation recipe (e.g. --top-k 0.5, --lr 5e-5): networks, EMA, Adam's state and step count come "
+                       "from it, the model and data must match")  # fmt: skip
     r.add_argument("--dry-run", action="store_true", help=f"train a few steps on a tiny synthetic set, to check the setup (in {DRY_RUN['out_dir']}, replaced each time, unless --out-dir)")
     add_threads_flag(r, help="torch CPU threads (default: torch's choice, one per core; on a machine busy with other work, 1 thread can be "
                      "many times faster than 2: each step's thread synchronisation waits for the busy core)")  # fmt: skip
@@ -60,6 +63,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict | None
     Validates everything before any work: a bad value raises ValueError.
     """
     given = (DRY_RUN | given_values(args)) if args.dry_run else given_values(args)
+    if args.branch:
+        if "out_dir" not in given:
+            raise ValueError("--branch needs its own --out-dir: a new, empty folder for the branch (the checkpoint's run stays as it is).")
+        state = load_checkpoint(Path(args.branch))
+        return TrainConfig.from_dict(state["config"]).override(given), state
     if not args.resume:
         if not any(limit in given for limit in ("epochs", "steps", "max_minutes")):
             given["epochs"] = DEFAULT_EPOCHS
@@ -159,11 +167,11 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list
     overwrite = args.overwrite or (args.dry_run and "out_dir" not in given_values(args) and not args.resume)
     try:
         config, state = shared_config(args, world)
-        trainer = Trainer.create(config, command=_command(argv, world), checkpoint=state, overwrite=overwrite, distributed=world)
+        trainer = Trainer.create(config, command=_command(argv, world), checkpoint=state, branch=bool(args.branch), overwrite=overwrite, distributed=world)
     except (ValueError, OSError) as err:  # OSError: FileNotFoundError, and a folder that cannot be read or written
         fail(err)
     if state is not None:
-        logger.info("resumed from step %d (epoch %.2f)", trainer.step, trainer.step / trainer.steps_per_epoch)
+        logger.info("%s from step %d (epoch %.2f)", "branched" if args.branch else "resumed", trainer.step, trainer.step / trainer.steps_per_epoch)
     _stop_on_signals(trainer, together_s=0.0 if world is None else 2.0)
     where = "" if world is None else f" ({world.world_size} processes, {trainer.local_batch} images each per step)"
     logger.info("training on %s%s: %d images, %d steps/epoch, out_dir %s", trainer.device, where, len(trainer.images), trainer.steps_per_epoch, trainer.out_dir)

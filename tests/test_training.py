@@ -13,6 +13,7 @@ from conftest import PYTHON, ROOT, run_module_env
 from gan_core.core.data import make_synthetic
 from gan_core.core.models import Generator
 from gan_core.training import EMA, TrainConfig, Trainer, load_checkpoint, recalibrate_batchnorm
+from gan_core.training.trainer import top_k
 
 TINY = dict(dataset="synthetic", image_size=8, g_features=4, d_features=4, latent_dim=8, batch_size=16,
             log_every=4, num_fixed=4, bn_calibration_batches=2, progress=False, onnx=False)
@@ -180,7 +181,7 @@ def test_exported_generator_is_the_recalibrated_ema(tmp_path):
 
 def test_nan_or_bad_config_values_are_rejected():
     for bad in ({"epochs": -1}, {"lr": float("nan")}, {"beta1": 1.0}, {"noise": "cauchy"}, {"batch_size": 0},
-                {"image_size": 30}, {"dataset": "cifar"}, {"channels": 2}, {"max_minutes": 0}):
+                {"image_size": 30}, {"dataset": "cifar"}, {"channels": 2}, {"max_minutes": 0}, {"top_k": 0}, {"top_k": 1.5}):
         with pytest.raises(ValueError):
             TrainConfig.from_flat(**bad)
 
@@ -231,3 +232,43 @@ def test_bf16_channels_last_training_learns_like_fp32(tmp_path):
     weights = load_file(tmp_path / "fast" / "generator" / "model.safetensors")
     assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
     assert fast["step"] == plain["step"] == 24
+
+
+def test_top_k_keeps_the_fakes_d_rates_most_real():
+    logits = torch.tensor([0.5, -2.0, 3.0, 1.0])  # (B,) D's logits on four fakes
+    assert top_k(logits, 1.0) is logits
+    assert sorted(top_k(logits, 0.5).tolist()) == [1.0, 3.0]
+    assert top_k(logits, 0.01).tolist() == [3.0]  # at least one
+
+
+def test_top_k_changes_what_g_learns(tmp_path):
+    _, _ = run_tiny(tmp_path, "all", steps=6)
+    _, _ = run_tiny(tmp_path, "half", steps=6, top_k=0.5)
+    all_g, half_g = (load_checkpoint(tmp_path / name / "checkpoint.pt")["generator"] for name in ("all", "half"))
+    assert any(not torch.equal(all_g[k], half_g[k]) for k in all_g)
+
+
+def test_a_branch_continues_a_checkpoint_with_another_recipe(tmp_path, reference_run):
+    """--branch: the checkpoint's networks, Adam state and step in a new folder, with another top_k and lr; the
+    original run is left as it was, and what must match (the networks, the data) is checked."""
+    source = reference_run / "checkpoint.pt"
+    before = source.read_bytes()
+    branch = tmp_path / "branch"
+    run = subprocess.run(_train_cli(branch, "--branch", str(source), "--top-k", "0.5", "--lr", "1e-4", "--epochs", "13"),
+                         env=run_module_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "branched from step 192" in run.stderr
+    state = load_checkpoint(branch / "checkpoint.pt")
+    assert state["step"] == 13 * 16 and state["config"]["optim"]["top_k"] == 0.5
+    assert {group["lr"] for opt in ("opt_g", "opt_d") for group in state[opt]["param_groups"]} == {1e-4}
+    steps = [json.loads(line)["step"] for line in (branch / "train_log.jsonl").read_text().splitlines()]
+    assert steps and min(steps) > 12 * 16
+    assert source.read_bytes() == before
+    wider = subprocess.run(_train_cli(tmp_path / "wider", "--branch", str(source), "--epochs", "13") + ["--g-features", "8"],
+                           env=run_module_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert wider.returncode == 2 and "model.g_features: checkpoint 4 vs now 8" in wider.stderr
+    into_itself = subprocess.run(_train_cli(reference_run, "--branch", str(source), "--epochs", "13", "--top-k", "0.5"),
+                                 env=run_module_env(), cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert into_itself.returncode == 2 and "already holds a run" in into_itself.stderr
+    changed = subprocess.run(_train_cli(branch, "--resume", "--epochs", "14", "--top-k", "0.25"), env=run_module_env(), cwd=ROOT, capture_output=True, text=True)
+    assert changed.returncode == 2 and "optim.top_k: checkpoint 0.5 vs now 0.25" in changed.stderr and "--branch" in changed.stderr

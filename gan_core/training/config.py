@@ -105,6 +105,10 @@ class OptimConfig:
         "on 200 to 8,000 pictures at CPU budgets of minutes; see BENCHMARKS.md)",
         choices=AUGMENT_CHOICES,
     )
+    top_k: float = _field(
+        1.0, "fraction of each batch's fakes that G's update learns from, those D rates most real (top-k training, Sinha et al. "
+        "2020: the worst fakes' gradients point away from the data); 1: all of them, DCGAN's loss",
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size is not None:
@@ -116,6 +120,8 @@ class OptimConfig:
             check_fraction(getattr(self, name), name)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a whole number of at least 0, got {shown(self.seed)}.")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, (int, float)) or not 0 < self.top_k <= 1:
+            raise ValueError(f"top_k must be a fraction of the batch above 0 and at most 1, got {shown(self.top_k)}.")
 
 
 @dataclass
@@ -187,6 +193,7 @@ class RunConfig:
 
 SECTIONS = {"model": ModelConfig, "optim": OptimConfig, "data": DataConfig, "run": RunConfig}
 IDENTITY = ("model", "optim", "data")  # what a resumed run must share with its checkpoint
+BRANCH_IDENTITY = ("model", "data")  # what a branch (--branch: another recipe from a checkpoint) must share with it
 
 
 @dataclass
@@ -247,20 +254,20 @@ def _names(section: type) -> list[str]:
     return [f.name for f in fields(section)]
 
 
-def check_resume(saved: TrainConfig, current: TrainConfig) -> None:
-    """Raise ValueError naming every model, optimisation or data field where the two configs differ."""
+def check_resume(saved: TrainConfig, current: TrainConfig, sections: tuple[str, ...] = IDENTITY) -> None:
+    """Raise ValueError naming every field of ``sections`` (model, optimisation, data) where the two configs differ."""
     before, now = saved.identity(), current.identity()
     diffs = [
         f"{section}.{name}: checkpoint {shown(before[section][name])} vs now {shown(now[section].get(name))}"
-        for section in IDENTITY
+        for section in sections
         for name in before[section]
         if before[section][name] != now[section].get(name)
     ]
     if diffs:
-        raise ValueError(
-            "The resume checkpoint was written by a different config:\n  " + "\n  ".join(diffs)
-            + "\nResume with the same settings, or start a new run in another --out-dir."
+        advice = "Branch from it with the same networks and data" if sections == BRANCH_IDENTITY else (
+            "Resume with the same settings, branch from it with another recipe (--branch CHECKPOINT --out-dir NEW), or start a new run in another --out-dir"
         )
+        raise ValueError("The resume checkpoint was written by a different config:\n  " + "\n  ".join(diffs) + f"\n{advice}.")
 
 
 # --------------------------------------------------------------------------- the command line

@@ -48,7 +48,7 @@ from gan_core.training.checkpoint import (
     write_note,
     writing,
 )
-from gan_core.training.config import TrainConfig, check_resume
+from gan_core.training.config import BRANCH_IDENTITY, IDENTITY, TrainConfig, check_resume
 from gan_core.training.distributed import Distributed, copy_module, plain_batchnorm, process_device, split_batch
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,13 @@ def _frozen(module: nn.Module):
     finally:
         for p in params:
             p.requires_grad_(True)
+
+
+def top_k(logits: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The ``fraction`` of D's logits (B,) on a batch of fakes that D rates most real: at least one; all for 1.0."""
+    if fraction >= 1.0:
+        return logits
+    return logits.topk(max(1, round(fraction * logits.shape[0]))).values
 
 
 def cpu_has_native_bf16() -> bool:
@@ -233,12 +240,14 @@ class Trainer:
 
     @classmethod
     def create(cls, config: TrainConfig, data: ImageData | None = None, *, command: str = "", checkpoint: dict | None = None,
-               overwrite: bool = False, distributed: Distributed | None = None) -> Trainer:  # fmt: skip
+               branch: bool = False, overwrite: bool = False, distributed: Distributed | None = None) -> Trainer:  # fmt: skip
         """Set a run up in the order that makes a mistake cheap, then build its Trainer.
 
         ``checkpoint`` (from :func:`~gan_core.training.checkpoint.load_checkpoint`) continues a run: it
         is checked whole first, and against the resolved config (model, optimisation and data must
-        match, else ValueError). Without one, ``config.run.out_dir`` must not hold a run (ValueError
+        match, else ValueError). With ``branch`` the checkpoint starts a new run in ``config.run.out_dir`` with another
+        optimisation recipe (only model and data must match): networks, EMA, Adam's moments and the step count come from
+        it, the learning rate and betas from ``config``. Without one, ``config.run.out_dir`` must not hold a run (ValueError
         naming --resume and --overwrite) unless ``overwrite``: then the old run's files are removed once
         this run is built, so a mistake in it keeps the old run. The device and the out_dir are checked
         before the data is loaded (``data``: given, or :func:`load_training_data`); the data then decides
@@ -251,12 +260,12 @@ class Trainer:
         training_device(config.run.device, distributed)  # a device this machine lacks is refused before any work
         if distributed is not None and config.optim.batch_size is not None:  # so is a batch that does not split
             split_batch(config.optim.batch_size, distributed.world_size)
-        old_run = check_run_folder(config.run.out_dir, fresh=checkpoint is None, overwrite=overwrite, world=distributed)
+        old_run = check_run_folder(config.run.out_dir, fresh=checkpoint is None or branch, overwrite=overwrite, world=distributed)
         if data is None:
             data = load_training_data(config, distributed)
         config = config.resolve(len(data), data.image_size, data.channels)
         if checkpoint is not None:
-            check_resume(TrainConfig.from_dict(checkpoint["config"]), config)
+            check_resume(TrainConfig.from_dict(checkpoint["config"]), config, BRANCH_IDENTITY if branch else IDENTITY)
         trainer = cls(config, data, command=command, checkpoint=checkpoint, distributed=distributed)
         if old_run:
             with trainer._writing(trainer.out_dir):
@@ -373,7 +382,8 @@ class Trainer:
         with discriminator.no_sync() if self.world is not None else contextlib.nullcontext(), _frozen(self.discriminator):
             with autocast:
                 d_fake_after = discriminator(seen(fake)).float()
-                loss_g = F.binary_cross_entropy_with_logits(d_fake_after, torch.ones_like(d_fake_after))
+                kept = top_k(d_fake_after, self.config.optim.top_k)  # all of them unless --top-k (under DDP: of this share)
+                loss_g = F.binary_cross_entropy_with_logits(kept, torch.ones_like(kept))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         self.opt_g.step()
@@ -412,6 +422,9 @@ class Trainer:
             self.ema.model.load_state_dict(state["ema"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            for optimizer in (self.opt_g, self.opt_d):  # the run's recipe: a branch may change them, a resume keeps them
+                for group in optimizer.param_groups:
+                    group["lr"], group["betas"] = self.config.optim.lr, (self.config.optim.beta1, self.config.optim.beta2)
             self.step = int(state["step"])
             self.elapsed = float(state.get("elapsed", 0.0))
             self.fixed_noise = state["fixed_noise"].to(self.device)
