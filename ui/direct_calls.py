@@ -2,8 +2,8 @@
 
 Gradio's curl recipe (``POST /gradio_api/call/<name>``, answered with an event id, then
 ``GET /gradio_api/call/<name>/<event id>``, an event stream) puts every call through Gradio's queue, even one of an
-endpoint built with ``queue=False``. For this app's quick draws (a picture in about 3 ms: /explore, /reset,
-/random_seed, /interpolate) the queue's bookkeeping, its event stream and heartbeat cost more than the picture:
+endpoint built with ``queue=False``. For this app's quick endpoints (a picture in about 3 ms: /explore, /reset,
+/random_seed, /interpolate, /timeline; the Stop buttons) the queue's bookkeeping, its event stream and heartbeat cost more than the picture:
 7-9 ms of the server's CPU per call, against about 4 ms for the same call as one ``POST /gradio_api/run/<name>``.
 Under 20 clients at once that put p95 at 200-270 ms instead of about 140 (benchmarks/server_load.py).
 
