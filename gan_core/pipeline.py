@@ -189,12 +189,9 @@ class GanPipeline:
 
     @property
     def device(self) -> torch.device:
-        # G's first parameter, found once per G: walking G's modules to find it cost ~0.3 ms, a tenth of a picture. A
-        # parameter object stays the same through G.to(...), and only its device changes.
-        first = self.__dict__.get("_first_parameter")
-        if first is None or first[0] is not self.generator:
-            first = self.__dict__["_first_parameter"] = (self.generator, next(self.generator.parameters()))
-        return first[1].device
+        # The weight of G's first layer, looked up directly: next(G.parameters()) walks G's modules, which under load
+        # showed up in 3.7 % of the server's profile samples (BENCHMARKS.md, "The server under load").
+        return self.generator.first_layer.weight.device
 
     @property
     def dataset(self) -> str | None:

@@ -74,3 +74,10 @@ def test_a_damaged_training_log_leaves_the_curves_out_and_says_so(tmp_path, pipe
     (tmp_path / "train_log.jsonl").write_text('{"step": 1, "loss_d": 1}\n')
     loaded = GanPipeline.from_pretrained(tmp_path)
     assert loaded.log == [] and "train_log.jsonl is damaged" in loaded.problems[0]
+
+
+def test_the_device_is_where_g_is_now():
+    pipeline = GanPipeline(Generator(latent_dim=4, image_size=8, channels=1, g_features=4))
+    assert pipeline.device == torch.device("cpu")
+    pipeline.generator.to("meta")  # moved in place: its parameters are new objects on the new device
+    assert pipeline.device == torch.device("meta")
