@@ -160,6 +160,22 @@ def test_on_a_phone_every_tab_is_reached_from_explore_through_the_menu(page, ser
     phone.close()
 
 
+def test_on_a_phone_every_tile_of_the_grid_and_the_tile_pool_is_in_view(page, server):
+    """Gradio's gallery gives each column at least 100 px: at 390 px a grid 6 wide showed 3 columns and cut off the rest."""
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(server.url)
+    phone.wait_for_selector("#picture img")
+    for label, gallery in (("Grid", "#grid"), ("Vector arithmetic", "#pool")):
+        phone.get_by_role("button", name="More tabs").click()
+        phone.locator("#tabs .overflow-dropdown button", has_text=label).click()
+        phone.wait_for_selector(f"{gallery} .thumbnail-item img")
+        boxes = phone.eval_on_selector_all(f"{gallery} .thumbnail-item", "tiles => tiles.map(t => t.getBoundingClientRect().toJSON())")
+        assert len(boxes) == 36, (label, len(boxes))
+        assert all(0 <= box["left"] and box["right"] <= 390 for box in boxes), (label, [round(box["right"]) for box in boxes[:6]])
+        assert all(abs(box["width"] - box["height"]) <= 1 for box in boxes), (label, boxes[0])  # square, as the pictures are
+    phone.close()
+
+
 def test_sliders_say_what_they_do_and_switch_to_ganspace(page, server):
     info = page.locator("#direction-1").inner_text()
     assert "effect" in info or "no clear change" in info
