@@ -5,7 +5,8 @@
 - :class:`DataConfig`: which data, and where to find it.
 - :class:`RunConfig`: limits, device and outputs; free to change between invocations of a run.
 
-A checkpoint may resume a run when model, optimisation and data agree (:func:`check_resume`).
+A checkpoint may resume a run when model, optimisation and data agree (:func:`check_resume`), and start a branch
+(another optimisation recipe, in a new folder) when model and data do.
 The command line is generated from these dataclasses (:func:`add_arguments`), so each flag's
 help states the real default. Every section validates itself in ``__post_init__``.
 """
