@@ -124,7 +124,8 @@ def test_the_game_redraws_while_it_trains_and_one_step_shows_the_terms(server, b
     assert after_d[2] >= before[2]
     assert after_g[1] < after_d[1]  # G's step lowered E[log(1 - D(G(z)))]
     assert page.locator("#toy-slow figure img").count() == 3
-    assert "raised" in page.inner_text("#toy-slow")
+    said = page.inner_text("#toy-slow")  # after a long run Adam's momentum can make D's step lower V on this batch: then it says why
+    assert "on this batch it raised" in said or "on this batch it left" in said or "need not raise it" in said
     assert "on the log scale of the key" in page.inner_text("#toy-slow")
     # The pull chart: both losses' lines, the one that trains drawn solid, and D(G(z)).
     assert page.locator("#toy-picture .gan-toy-chart polyline").count() == 3

@@ -819,7 +819,8 @@ def one_step(game, mixture, noise_dim, lr_g, lr_d, d_steps, loss, seed, preset="
     shown = lengths[:ARROWS_SHOWN]
     drawn = int((arrow_pixels(shown.numpy()) >= 1.5).sum())
     sentences = [
-        f"D's step (Loss_D {_number(loss_d)}) ascends V: it {_moved(before.value, after_d.value)}.",
+        f"D's step (Loss_D {_number(loss_d)}) climbs V's gradient: on this batch it {_moved(before.value, after_d.value)}"
+        + ("." if after_d.value >= before.value else " (one step of Adam need not raise it: its momentum still carries the directions of earlier batches)."),
         (
             f"G's step (Loss_G {_number(loss_g)}) descends E_z[log(1 − D(G(z)))]: it {_moved(after_d.fake, after_g.fake)}; "
             f"the mean pull ‖∂Loss_G/∂x‖ on G's points was {_number(pull_length)}."
