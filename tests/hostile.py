@@ -124,16 +124,21 @@ def call(base: str, endpoint: str, args: list, headers: dict | None = None, time
         return "uncaught"
     if status >= 400:
         return "clean"  # refused before our code ran (e.g. Gradio's own validation), with a message
-    event = json.loads(body)["event_id"]
-    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event}", timeout=timeout) as response:
-        stream = response.read().decode()
-    if "event: complete" in stream:
+    kinds, message = read_stream(base, endpoint, json.loads(body)["event_id"], timeout)
+    if "complete" in kinds:
         return "ok"
-    lines = [line for line in stream.splitlines() if line.startswith("data:")]
-    message = json.loads(lines[-1][5:]) if lines else None
     if isinstance(message, dict) and message.get("error"):
         return "clean"
     return "uncaught"
+
+
+def read_stream(base: str, endpoint: str, event_id: str, timeout: float = 60) -> tuple[list[str], object]:
+    """The event stream of /gradio_api/call/<endpoint>'s event ``event_id``, read whole: (its events' kinds, its last data,
+    None for none)."""
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event_id}", timeout=timeout) as response:
+        lines = response.read().decode().splitlines()
+    data = [line[5:] for line in lines if line.startswith("data:")]
+    return [line[len("event: ") :] for line in lines if line.startswith("event: ")], json.loads(data[-1]) if data else None
 
 
 def server_function(base: str, component_id: int, fn_name: str, args, session: str):

@@ -20,7 +20,7 @@ import torch
 from app_fixtures import ROOT, AppServer, make_model_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from hostile import call
+from hostile import call, post_raw, read_stream
 from PIL import Image
 
 ENDPOINTS = {
@@ -262,14 +262,13 @@ def test_a_queued_endpoint_takes_no_direct_post_so_its_limits_hold(server):
 
 
 def call_recipe(server, name: str, data) -> tuple[str, object, str]:
-    """Gradio's curl recipe: POST /call/<name>, then GET its event stream -> (event kind, its data, the event id)."""
-    request = urllib.request.Request(server.url + f"gradio_api/call/{name}", data=json.dumps({"data": data}).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(server.url + f"gradio_api/call/{name}/{event_id}", timeout=30) as response:
-        lines = response.read().decode().splitlines()
-    kind = next(line.split(": ", 1)[1] for line in lines if line.startswith("event: "))
-    return kind, json.loads(next(line[len("data: ") :] for line in lines if line.startswith("data: "))), event_id
+    """Gradio's curl recipe: POST /call/<name>, then GET its event stream -> (its one event's kind, its data, the event id)."""
+    status, body = post_raw(f"{server.url}gradio_api/call/{name}", json.dumps({"data": data}).encode(), timeout=30)
+    assert status == 200, (status, body[:300])
+    event_id = json.loads(body)["event_id"]
+    kinds, answer = read_stream(server.url, name, event_id, timeout=30)
+    assert len(kinds) == 1, kinds
+    return kinds[0], answer, event_id
 
 
 def test_the_call_recipe_of_a_quick_draw_answers_as_gradios_queue_does(server, client):

@@ -24,6 +24,8 @@ import time
 import uuid
 import weakref
 
+from ui.engine import answer, app_path
+
 POST_CALL = re.compile(r"/gradio_api/call/(?P<name>[\w-]+)/?")
 GET_CALL = re.compile(r"/gradio_api/call/(?:v2/)?[\w-]+/(?P<event>[0-9a-f]{32})/?")
 CALL_FIELDS = ("data", "session_hash", "oauth_token")  # what Gradio's /call takes (gradio.data_classes.SimplePredictBody)
@@ -63,9 +65,7 @@ class DirectCalls:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            path, root = scope["path"], scope.get("root_path") or ""
-            if root and path.startswith(root):
-                path = path[len(root) :]
+            path = app_path(scope)
             if scope["method"] == "POST" and (match := POST_CALL.fullmatch(path)) and match["name"] in self._direct(scope):
                 return await self._call(scope, receive, send, match["name"])
             if scope["method"] == "GET" and (match := GET_CALL.fullmatch(path)) and match["event"] in self.answers:
@@ -95,20 +95,19 @@ class DirectCalls:
         run = {**scope, "path": path, "raw_path": path.encode()}
         status, content = await captured(self.app, run, replay(json.dumps(forwarded).encode(), receive))
         try:
-            answer = json.loads(content)
+            ran = json.loads(content)
         except ValueError:
-            answer = None
-        if status == 200 and isinstance(answer, dict) and "data" in answer:
-            message = event("complete", answer["data"])
-        elif status == 500 and isinstance(answer, dict) and "error" in answer:
-            message = event("error", answer)  # Gradio's error payload: the sentence, title, duration
+            ran = None
+        if status == 200 and isinstance(ran, dict) and "data" in ran:
+            message = event("complete", ran["data"])
+        elif status == 500 and isinstance(ran, dict) and "error" in ran:
+            message = event("error", ran)  # Gradio's error payload: the sentence, title, duration
         else:
             return await self.app(scope, replay(body, receive), send)  # refused before it ran: Gradio's /call says why
         event_id = uuid.uuid4().hex
         self._keep(event_id, message)
         reply = json.dumps({"event_id": event_id}, separators=(",", ":")).encode()  # as Gradio writes it
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(reply)).encode())]})
-        await send({"type": "http.response.body", "body": reply})
+        await answer(send, 200, reply, [(b"content-type", b"application/json")])
 
     def _keep(self, event_id: str, message: bytes) -> None:
         now = time.monotonic()
@@ -124,9 +123,7 @@ class DirectCalls:
     async def _stream(self, send, event_id: str) -> None:
         _, message = self.answers.pop(event_id)
         self.held -= len(message)
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"), (b"content-length", str(len(message)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": message})
+        await answer(send, 200, message, [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store")])
 
 
 async def read_body(receive) -> bytes:

@@ -237,9 +237,7 @@ class WebRoutes:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        path, root = scope["path"], scope.get("root_path") or ""
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = app_path(scope)
         if path == "/" and scope["method"] == "GET":
             return await self._page(scope, receive, send)
         if not path.startswith(PREFIXES):
@@ -264,6 +262,12 @@ class WebRoutes:
             await send(message)
 
         await self.app(scope, receive, with_links)
+
+
+def app_path(scope) -> str:
+    """A request's path within the app: without the root path it is served under (behind a proxy, a mount)."""
+    path, root = scope["path"], scope.get("root_path") or ""
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def answer(send, status: int, body: bytes, headers: list, length: int | None = None) -> None:
