@@ -29,7 +29,7 @@ from PIL import Image
 from gan_core import GanPipeline
 from gan_core.core import latent
 from gan_core.evaluation.classifier import predict
-from gan_core.evaluation.metrics import NEAREST_K, _pairwise_min_over, inception_score, knn_radii, precision_recall
+from gan_core.evaluation.metrics import inception_score, inside_manifold, precision_recall
 
 PSIS = (1.0, 0.8, 0.6)
 POOL = 4  # rejection draws this many times --num samples
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     images = drawn.uint8
     features, probs = predict(classifier, images)
     head = slice(0, args.num)
-    inside = _pairwise_min_over(features[head].float(), reference.real_features.float(), knn_radii(reference.real_features.float(), NEAREST_K))
+    inside = inside_manifold(reference.real_features, features[head])
     sure = probs.max(1).values
     real_sure = predict(classifier, reference.test_sample)[1].max(1).values
     result["classifier_confidence"] = {

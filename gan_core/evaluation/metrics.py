@@ -84,6 +84,13 @@ def knn_radii(features: torch.Tensor, k: int = NEAREST_K, chunk: int = 1024) -> 
     return torch.cat(radii)
 
 
+def inside_manifold(manifold_features: torch.Tensor, queries: torch.Tensor, k: int = NEAREST_K) -> torch.Tensor:
+    """For each query row (Q, F): whether it lies inside the manifold of ``manifold_features`` (N, F), the union of balls
+    around each of them reaching its k-th nearest neighbour among them. (Q,) bool."""
+    manifold_features, queries = manifold_features.float(), queries.float()
+    return _pairwise_min_over(queries, manifold_features, knn_radii(manifold_features, k))
+
+
 def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = NEAREST_K) -> tuple[float, float]:
     """Improved precision and recall (Kynkaenniemi et al. 2019). Features (N, F) -> (precision, recall).
 
@@ -91,9 +98,8 @@ def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k
     feature reaching its k-th nearest real neighbour). Recall: share of real samples inside the
     fake manifold built the same way. Both in [0, 1]; higher is better.
     """
-    real_features, fake_features = real_features.float(), fake_features.float()
-    precision = _pairwise_min_over(fake_features, real_features, knn_radii(real_features, k)).float().mean().item()
-    recall = _pairwise_min_over(real_features, fake_features, knn_radii(fake_features, k)).float().mean().item()
+    precision = inside_manifold(real_features, fake_features, k).float().mean().item()
+    recall = inside_manifold(fake_features, real_features, k).float().mean().item()
     return precision, recall
 
 
