@@ -1,12 +1,14 @@
-"""Would fp16 weights shrink a first visit without changing the pictures? Each model's exported generator with its
-weights stored as fp16 (cast back to fp32 when the session starts, so it computes in fp32 as before), against the fp32
-file, on the same latents, in onnxruntime (the browser's runtime is the same code compiled to WebAssembly).
+"""Do fp16 weights shrink a first visit without changing the pictures? Each model's generator exported twice, with its
+weights stored as fp32 and as fp16 (cast back to fp32 when the session starts, so it computes in fp32 as before), run
+on the same latents in onnxruntime (the browser's runtime is the same code compiled to WebAssembly); and the check
+gan_core.export makes before it stores fp16 weights (the network's own pictures and D's verdict against the rounded
+network's, in torch), with its choice.
 
     python benchmarks/fp16_weights.py [--model weights/mnist ...] [--num 2000] [--json benchmarks/results/fp16_weights.json]
 
 Latents: N(0, I) scaled by a truncation psi drawn uniformly from [0, 2] (the app's range). A picture's grey levels are
 gan_core's round((clamp(x, -1, 1) + 1) * 127.5). The app promises the page's picture within one grey level of the
-server's; fp16 weights are worth it only if they keep that.
+server's; the exporter stores fp16 weights only for a model where its check finds that kept.
 """
 
 from __future__ import annotations
@@ -15,36 +17,21 @@ import argparse
 import gzip
 import json
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime
-from onnx import TensorProto, helper, numpy_helper
 
 from common import ROOT
 
+from gan_core.core.hub import load_part, locate
+from gan_core.core.models import Discriminator, Generator
+from gan_core.core.onnx_export import check_fp16_weights, export_onnx
+
 MODELS = ["weights/mnist", "weights/fashion-mnist", "weights/emoji"]
-
-
-def fp16_weights(model: onnx.ModelProto) -> bytes:
-    """``model`` with every float32 initializer of more than 16 values stored as fp16 and cast back by a Cast node."""
-    graph = model.graph
-    kept, casts = [], []
-    for tensor in graph.initializer:
-        values = numpy_helper.to_array(tensor)
-        if values.dtype == np.float32 and values.size > 16:
-            kept.append(numpy_helper.from_array(values.astype(np.float16), tensor.name + "_fp16"))
-            casts.append(helper.make_node("Cast", [tensor.name + "_fp16"], [tensor.name], to=TensorProto.FLOAT))
-        else:
-            kept.append(tensor)
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(casts + nodes)
-    return model.SerializeToString()
 
 
 def grey(x: np.ndarray) -> np.ndarray:
@@ -52,9 +39,12 @@ def grey(x: np.ndarray) -> np.ndarray:
 
 
 def compare(folder: Path, num: int) -> dict:
-    path = folder / "generator" / "model.onnx"
-    fp32 = path.read_bytes()
-    fp16 = fp16_weights(onnx.load(str(path)))
+    files = locate(folder)
+    generator = load_part(Generator, files.generator)
+    discriminator = load_part(Discriminator, files.discriminator) if files.discriminator else None
+    with tempfile.TemporaryDirectory() as scratch:
+        fp32, fp16 = (export_onnx(generator, Path(scratch) / kind / "model.onnx", fp16_weights=kind == "fp16").read_bytes() for kind in ("fp32", "fp16"))
+    check = check_fp16_weights(generator, discriminator)
     sessions = [onnxruntime.InferenceSession(data) for data in (fp32, fp16)]
     latent_dim = sessions[0].get_inputs()[0].shape[1]
     rng = np.random.default_rng(0)
@@ -62,7 +52,12 @@ def compare(folder: Path, num: int) -> dict:
     a, b = (grey(session.run(None, {"z": z})[0]) for session in sessions)
     diff = np.abs(a - b)
     return {"model": folder.name, "pictures": num, "fp32_bytes": len(fp32), "fp16_bytes": len(fp16), "fp16_gzip_bytes": len(gzip.compress(fp16, 6)),
-            "max_grey_levels": int(diff.max()), "pixels_changed": float((diff > 0).mean()), "pictures_over_one_level": int((diff.reshape(num, -1).max(1) > 1).sum())}
+            "max_grey_levels": int(diff.max()), "pixels_changed": float((diff > 0).mean()), "pictures_over_one_level": int((diff.reshape(num, -1).max(1) > 1).sum()),
+            "check_grey_levels": check.grey_levels, "check_verdict_change": check.verdict_change, "exporter_stores_fp16": check.keeps_promise}
+
+
+def verdict(change: float | None) -> str:
+    return "-" if change is None else f"{100 * change:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,11 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     rows = [compare(ROOT / model if not Path(model).is_absolute() else Path(model), args.num) for model in args.model or MODELS]
-    print("| model | G fp32 | G fp16 weights (gzip) | most grey levels apart | pixels changed | pictures more than 1 level apart |")
-    print("|---|---|---|---|---|---|")
+    print("| model | G fp32 | G fp16 weights (gzip) | most grey levels apart | pixels changed | pictures more than 1 level apart "
+          "| exporter's check: grey levels, D's verdict (points) | exporter stores |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['fp32_bytes'] / 1e6:.2f} MB | {r['fp16_bytes'] / 1e6:.2f} MB ({r['fp16_gzip_bytes'] / 1e6:.2f} MB) | {r['max_grey_levels']} | "
-              f"{100 * r['pixels_changed']:.2f}% | {r['pictures_over_one_level']} of {r['pictures']} |")
+              f"{100 * r['pixels_changed']:.2f}% | {r['pictures_over_one_level']} of {r['pictures']} | {r['check_grey_levels']}, "
+              f"{verdict(r['check_verdict_change'])} | {'fp16' if r['exporter_stores_fp16'] else 'fp32'} |")
     if args.json:
         report = {"benchmark": "fp16_weights", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   "command": "python benchmarks/fp16_weights.py " + " ".join(sys.argv[1:] if argv is None else argv), "results": rows}

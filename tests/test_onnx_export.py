@@ -14,7 +14,7 @@ from torch import nn
 from gan_core import export
 from gan_core.core.hub import save_model
 from gan_core.core.models import Discriminator, Generator
-from gan_core.core.onnx_export import export_model_folder, export_onnx, fold_batchnorm
+from gan_core.core.onnx_export import check_fp16_weights, export_model_folder, export_onnx, fold_batchnorm, has_fp16_weights
 
 LATENT_DIM = 6
 FEATURES = 4
@@ -112,6 +112,55 @@ def test_folding_keeps_the_function_and_removes_batchnorm():
     z = torch.randn(3, LATENT_DIM)
     with torch.no_grad():
         torch.testing.assert_close(folded(z), generator(z), atol=1e-5, rtol=0)
+
+
+def steep(generator: Generator) -> Generator:
+    """``generator`` with its last layer's weights 30 times larger: a steep tanh, where rounding the weights to fp16
+    moves pictures by several grey levels."""
+    with torch.no_grad():
+        generator.net[-2].weight.mul_(30)
+    return generator
+
+
+def test_fp16_weights_file_is_the_rounded_network(tmp_path):
+    generator = trained_looking(Generator(latent_dim=LATENT_DIM, image_size=16, channels=3, g_features=FEATURES), seed=11)
+    half = export_onnx(generator, tmp_path / "half" / "model.onnx", fp16_weights=True)
+    full = export_onnx(generator, tmp_path / "full" / "model.onnx")
+    check_self_contained(half)
+    onnx.checker.check_model(onnx.load(str(half)))
+    assert has_fp16_weights(half) and not has_fp16_weights(full)
+    weight_bytes = [sum(len(t.raw_data) for t in onnx.load(str(path)).graph.initializer) for path in (half, full)]
+    assert weight_bytes[0] < 0.55 * weight_bytes[1], "the weights take about half the bytes"
+    rounded = fold_batchnorm(generator)
+    with torch.no_grad():
+        for tensor in rounded.state_dict().values():
+            if tensor.numel() > 16:
+                tensor.copy_(tensor.half().float())
+        z = torch.randn(64, LATENT_DIM, generator=torch.Generator().manual_seed(0)) * 2
+        expected, own = rounded(z).numpy(), generator(z).numpy()
+    (images,) = session(half).run(None, {"z": z.numpy()})
+    np.testing.assert_allclose(images, expected, atol=1e-4, rtol=0)  # computed in fp32 from the rounded weights
+    assert not np.array_equal(images, own)
+    assert np.abs(to_uint8(images) - to_uint8(own)).max() <= 1
+
+
+def test_fp16_weights_only_where_pictures_stay(tmp_path, capsys):
+    for name, make in (("gentle", lambda g: g), ("steep", steep)):
+        generator = make(trained_looking(Generator(latent_dim=LATENT_DIM, image_size=16, channels=1, g_features=FEATURES), seed=3))
+        save_model(generator, tmp_path / name / "generator")
+        save_model(trained_looking(Discriminator(image_size=16, channels=1, d_features=FEATURES), seed=4), tmp_path / name / "discriminator")
+    check = check_fp16_weights(steep(trained_looking(Generator(latent_dim=LATENT_DIM, image_size=16, channels=1, g_features=FEATURES), seed=3)))
+    assert check.grey_levels > 1 and not check.keeps_promise and check.verdict_change is None
+
+    assert export.main([str(tmp_path / "gentle"), str(tmp_path / "steep")]) == 0
+    out = capsys.readouterr().out
+    assert has_fp16_weights(tmp_path / "gentle" / "generator" / "model.onnx")
+    assert f"{tmp_path / 'gentle' / 'generator' / 'model.onnx'} (" in out and "fp16 weights)" in out
+    assert not has_fp16_weights(tmp_path / "steep" / "generator" / "model.onnx"), "the steep model keeps fp32 weights"
+    assert not any(has_fp16_weights(tmp_path / name / "discriminator" / "model.onnx") for name in ("gentle", "steep"))
+
+    assert export.main([str(tmp_path / "gentle"), "--fp32"]) == 0
+    assert not has_fp16_weights(tmp_path / "gentle" / "generator" / "model.onnx")
 
 
 def test_export_refuses_other_models(tmp_path):

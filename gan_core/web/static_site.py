@@ -34,7 +34,7 @@ import numpy as np
 import gan_core
 from gan_core.core.checks import check_count, shown
 from gan_core.core.models import REPO_URL
-from gan_core.core.onnx_export import ONNX_NAME, export_onnx
+from gan_core.core.onnx_export import ONNX_NAME, choose_fp16_weights, export_onnx
 from gan_core.explorer.explorer import MAX_KEYFRAMES
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 from gan_core.pipeline import GanPipeline
@@ -239,7 +239,8 @@ def _write_networks(pipeline: GanPipeline, site: Path) -> None:
         else:
             logger.info("%s has no %s; exporting the %s into the site", folder, ONNX_NAME, part)
             try:
-                export_onnx(network, site / PART_FILES[part])
+                fp16_weights = part == "generator" and choose_fp16_weights(network, pipeline.discriminator)
+                export_onnx(network, site / PART_FILES[part], fp16_weights=fp16_weights)
             except ImportError as err:  # torch.onnx.export needs onnx and onnxscript, which only the onnx extra installs
                 raise ImportError(
                     f"{folder} has no {ONNX_NAME}, and exporting one needs the onnx extra ({err}): "
