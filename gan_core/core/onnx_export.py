@@ -217,7 +217,7 @@ def check_fp16_weights(generator: Generator, discriminator: Discriminator | None
 def choose_fp16_weights(generator: Generator, discriminator: Discriminator | None = None) -> bool:
     """Whether ``generator``'s ONNX file stores fp16 weights: when :func:`check_fp16_weights` finds the promise kept."""
     check = check_fp16_weights(generator, discriminator)
-    logger.info("%s: %s", "fp16 weights" if check.keeps_promise else "fp32 weights", check)
+    logger.info("the generator's ONNX weights: %s (%s)", "fp16" if check.keeps_promise else "fp32", check)
     return check.keeps_promise
 
 
