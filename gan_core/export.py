@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for folder in args.models:
             export_parts(folder)  # refuse a bad folder before exporting anything
-        written = [path for folder in args.models for path in export_model_folder(folder, fp16=not args.fp32)]
+        written = [path for folder in args.models for path in export_model_folder(folder, allow_fp16=not args.fp32)]
     except (FileNotFoundError, ValueError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
