@@ -120,9 +120,10 @@ def _quiet_exporter() -> Iterator[None]:
         onnx_logger.setLevel(level)
 
 
-def _strip_debug_info(path: Path) -> None:
-    """Drop the exporter's per-node debug records (source stack traces with this machine's paths, FX names):
-    the shipped file holds the graph and weights only, and the same weights export to the same bytes."""
+def _finish_file(path: Path, fp16_weights: bool) -> None:
+    """Rewrite the exported file at ``path`` once: without the exporter's per-node debug records (source stack traces
+    with this machine's paths, FX names), so the shipped file holds the graph and weights only and the same weights
+    export to the same bytes; and with fp16 weights (:func:`with_fp16_weights`) when ``fp16_weights``."""
     import onnx  # present wherever torch.onnx.export ran: its exporter needs it
 
     model = onnx.load(str(path))
@@ -130,7 +131,7 @@ def _strip_debug_info(path: Path) -> None:
         del node.metadata_props[:]
         node.doc_string = ""
     del model.metadata_props[:]
-    onnx.save(model, str(path))
+    onnx.save(with_fp16_weights(model) if fp16_weights else model, str(path))
 
 
 def _round_to_fp16(tensor: torch.Tensor) -> bool:
@@ -262,11 +263,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, fp16_weights: bool
             external_data=False,
             verbose=False,
         )
-        _strip_debug_info(staged)
-        if fp16_weights:
-            import onnx
-
-            onnx.save(with_fp16_weights(onnx.load(str(staged))), str(staged))
+        _finish_file(staged, fp16_weights)
         written = sorted(p.name for p in Path(scratch).iterdir())
         assert written == [path.name], f"the ONNX export wrote external data beside the model: {written}"
         os.replace(staged, path)
