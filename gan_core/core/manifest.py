@@ -40,6 +40,9 @@ class RunManifest:
     exported: str = ""  # UTC date of the export
     notes: str = ""  # free Markdown for the card (how the run was split, what was watched)
     evaluation: dict | None = None  # {"summary", "rows": [[metric, better, generated, floor], ...], "command", "date"}
+    # D's verdicts one picture at a time (gan_core.training.calibration.measure_verdicts): {"real", "generated", "ranked",
+    # "count", "pictures": "training" or "test"}; None for a run exported before D's BatchNorm was calibrated.
+    verdicts: dict | None = None
     format: int = FORMAT
 
     def __post_init__(self) -> None:
@@ -51,6 +54,10 @@ class RunManifest:
                 raise ValueError(f"run manifest field {name} must be a whole number, got {shown(value)}.")
         if not isinstance(self.training, dict):
             raise ValueError(f"run manifest field training must be an object, got {shown(self.training)}.")
+        if self.verdicts is not None:
+            shares = [self.verdicts.get(k) if isinstance(self.verdicts, dict) else None for k in ("real", "generated", "ranked")]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in shares):
+                raise ValueError(f"run manifest field verdicts must hold real, generated and ranked shares from 0 to 1, got {shown(self.verdicts)}.")
 
     @staticmethod
     def now() -> str:
@@ -104,10 +111,11 @@ ROLES = {
 def render_card(manifest: RunManifest, part: str, config: dict) -> str:
     """The model card (README.md) of the ``part`` ("generator" or "discriminator") folder of a run."""
     role = ROLES[part]
+    batches = manifest.setting("run", "bn_calibration_batches")
     if part == "generator":
         role = (
             f"generator: the exponential moving average of G's weights (decay {manifest.setting('optim', 'ema_decay')}), with its "
-            f"BatchNorm statistics re-estimated over {manifest.setting('run', 'bn_calibration_batches')} noise batches"
+            f"BatchNorm statistics re-estimated over {batches} noise batches"
         )
     commands = "\n".join(manifest.commands) or "python -m gan_core.train ..."
     config_md = "\n".join(f"- `{k}`: {v}" for k, v in config.items())
@@ -121,6 +129,16 @@ def render_card(manifest: RunManifest, part: str, config: dict) -> str:
     else:
         metrics_md = "Not measured yet: `python -m gan_core.evaluate MODEL_DIR --write-card` measures it and writes it here."
     notes = f"\n{manifest.notes.strip()}\n" if manifest.notes.strip() else ""
+    verdicts_md = ""
+    if part == "discriminator" and manifest.verdicts is not None:
+        verdicts = manifest.verdicts
+        verdicts_md = f"""
+## Verdicts
+BatchNorm statistics re-estimated over {verdicts.get('batches', batches)} batches of real training pictures, as D saw them in training, so that it
+judges one picture at a time as it judged batches of real pictures. One picture at a time it gives real
+{verdicts.get('pictures', 'training')} pictures {verdicts['real']:.0%} on average and the generator's {verdicts['generated']:.0%}, and rates the real
+one higher in {verdicts['ranked']:.0%} of (real, generated) pairs ({verdicts['count']:,} of each).
+"""
     return f"""---
 library_name: gan_core
 license: mit
@@ -148,7 +166,7 @@ on **{manifest.dataset}**. Everything below is rendered from `{MANIFEST_NAME}` i
 {manifest.steps} steps ({manifest.epochs:.2f} epochs, {manifest.elapsed_sec / 60:.1f} minutes of training) with
 BCE-with-logits for D and the non-saturating loss for G; Adam (lr {optim.get('lr')}, betas ({optim.get('beta1')}, {optim.get('beta2')})),
 batch {optim.get('batch_size')}, seed {optim.get('seed')}{augment_note}; gan_core {manifest.library_version or 'unknown'}, exported {manifest.exported or 'unknown'}.
-
+{verdicts_md}
 ## Config
 {config_md}
 

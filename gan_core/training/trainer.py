@@ -33,6 +33,7 @@ from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.augment import diff_augment
+from gan_core.training.calibration import calibrate_discriminator, estimate_batchnorm, measure_verdicts
 from gan_core.training.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
@@ -156,7 +157,6 @@ class EMA:
         torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
 
 
-@torch.no_grad()
 def recalibrate_batchnorm(
     generator: Generator, num_batches: int, batch_size: int, noise: str, seed: int, device: torch.device
 ) -> Generator:
@@ -166,18 +166,8 @@ def recalibrate_batchnorm(
     """
     if num_batches == 0:
         return generator.eval()
-    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average: the exact mean over the batches
-    generator.train()
     rng = torch.Generator(device=device).manual_seed(seed)
-    for _ in range(num_batches):
-        generator(sample_noise(batch_size, generator.latent_dim, rng, noise, device))
-    for m, momentum in zip(bns, saved):
-        m.momentum = momentum
-    return generator.eval()
+    return estimate_batchnorm(generator, (sample_noise(batch_size, generator.latent_dim, rng, noise, device) for _ in range(num_batches)))
 
 
 def load_training_data(config: TrainConfig, world: Distributed | None = None) -> ImageData:
@@ -650,8 +640,8 @@ class Trainer:
         if self.step % self.steps_per_epoch != 0 or self.step == 0:
             self.write_timeline_grid(math.ceil(self.step / self.steps_per_epoch), generator)
         generator = generator.cpu().to(memory_format=torch.contiguous_format)
-        discriminator = plain_batchnorm(copy_module(self.discriminator, self.world)).cpu().eval().to(memory_format=torch.contiguous_format)
-        self.export(generator, discriminator)
+        discriminator, verdicts = self.calibrated_discriminator(generator)
+        self.export(generator, discriminator, verdicts)
         log_path = self.out_dir / hub.LOG_NAME
         if log_path.exists():
             with self._writing(self.out_dir / LOSS_PLOT_NAME):
@@ -660,7 +650,21 @@ class Trainer:
         with self._writing(self.out_dir / SAMPLES_NAME, cleanup=self.out_dir / SAMPLES_NAME):
             images.save_png(grid, self.out_dir / SAMPLES_NAME)
 
-    def manifest(self) -> RunManifest:
+    def calibrated_discriminator(self, generator: Generator) -> tuple[Discriminator, dict | None]:
+        """The exported D, on the CPU: BatchNorm statistics re-estimated over real training pictures as D saw them
+        (:mod:`gan_core.training.calibration`), and its verdicts on real training pictures and ``generator``'s."""
+        config = self.config
+        discriminator = plain_batchnorm(copy_module(self.discriminator, self.world)).cpu().to(memory_format=torch.contiguous_format)
+        pictures = self.data_info.images
+        calibrate_discriminator(
+            discriminator, pictures, config.run.bn_calibration_batches, config.optim.batch_size, config.optim.seed + 30_000, augment=config.optim.augment == "on"
+        )
+        if config.run.bn_calibration_batches == 0:
+            return discriminator, None
+        verdicts = measure_verdicts(generator, discriminator, pictures, noise=config.model.noise, seed=config.optim.seed + 40_000)
+        return discriminator, {**verdicts, "pictures": "training", "batches": config.run.bn_calibration_batches}
+
+    def manifest(self, verdicts: dict | None = None) -> RunManifest:
         """What made this run's model, as recorded beside each exported part."""
         config = self.config
         return RunManifest(
@@ -676,11 +680,12 @@ class Trainer:
             commands=list(self.commands),
             library_version=gan_core.__version__,
             exported=RunManifest.now(),
+            verdicts=verdicts,
         )
 
-    def export(self, generator: Generator, discriminator: Discriminator) -> None:
+    def export(self, generator: Generator, discriminator: Discriminator, verdicts: dict | None = None) -> None:
         """Write generator/ and discriminator/: config.json, model.safetensors, run.json, a card rendered from it, model.onnx."""
-        manifest = self.manifest()
+        manifest = self.manifest(verdicts)
         for part, model in (("generator", generator), ("discriminator", discriminator)):
             with self._writing(self.out_dir / part):
                 folder = hub.save_model(model, self.out_dir / part)
