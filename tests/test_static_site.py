@@ -32,7 +32,7 @@ from gan_core import build_site as build_site_command
 from gan_core.core import latent
 from gan_core.core.hub import save_model
 from gan_core.core.onnx_export import FP16_MAX_VERDICT_CHANGE, export_model_folder, has_fp16_weights
-from gan_core.explorer.explorer import Explorer
+from gan_core.explorer.explorer import Explorer, verdict_note
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE, ExploreState
 from gan_core.pipeline import GanPipeline
 from gan_core.web import runtime as web_runtime
@@ -151,6 +151,7 @@ def test_model_json_and_seeds_are_the_servers(site, pipeline):
     assert torch.equal(torch.tensor(config["directions"], dtype=torch.float32), directions[:count])
     assert torch.equal(torch.tensor(config["strengths"], dtype=torch.float32), strengths[:count])
     assert config["timeline"] == {"file": "timeline.png", "epoch": 2}
+    assert config["verdictNote"] == verdict_note(pipeline) and "D's verdict is its probability" in config["verdictNote"]
     seeds = np.fromfile(site / "seeds.bin", dtype="<f4")
     assert seeds.size == NUM_SEEDS * LATENT_DIM
     seeds = seeds.reshape(NUM_SEEDS, LATENT_DIM)
@@ -406,6 +407,7 @@ def test_explore_draws_the_pipelines_picture(page, pipeline, exported_dir, seed,
     tolerance = 0.051 + (100 * FP16_MAX_VERDICT_CHANGE if has_fp16_weights(exported_dir / "generator" / "model.onnx") else 0)
     assert float(verdict[8:-1]) == pytest.approx(100 * p_real, abs=tolerance), "D's verdict"
     assert page.text_content("#explore-timing").startswith("drawn in your browser · ")
+    assert page.text_content("#verdict-note") == verdict_note(pipeline)  # how to read it, as the app says
     # The link the page wrote is the Gradio app's: it parses to the same state.
     state = ExploreState.parse(page.url)
     assert (state.model, state.seed, state.psi) == ("tiny", seed, pytest.approx(psi))
@@ -554,6 +556,7 @@ def test_without_d_the_page_says_so(browser, tmp_path, generator_only, vendor):
     try:
         page = open_page(browser, server.url)
         assert page.text_content("#explore-verdict") == "no D shipped" and page.is_hidden("#explore-meter")
+        assert page.is_hidden("#verdict-note")
         pipeline = GanPipeline.from_pretrained(generator_only)
         assert_shows(page, expected(pipeline, pipeline.latents([0]))[0])
         page.close()

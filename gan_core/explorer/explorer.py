@@ -356,32 +356,8 @@ class Explorer:
         }
 
     def verdict_note(self, model) -> str:
-        """How to read D's verdict for this model, from how its training ended."""
-        pipeline = self.get(model)
-        if pipeline.discriminator is None:
-            return "This model shipped no discriminator, so there is no verdict to show."
-        note = "D's verdict is its probability that the picture is real; 50% means it cannot tell."
-        # The words follow this model's own numbers: D's mean outputs over the last 10 entries of its train_log.jsonl.
-        ended = [
-            r for r in pipeline.log[-10:] if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("d_real", "d_fake"))
-        ]
-        if not ended:
-            return note
-        d_real = sum(r["d_real"] for r in ended) / len(ended)
-        d_fake = sum(r["d_fake"] for r in ended) / len(ended)
-        if abs(d_real - 0.5) < 0.15 and abs(d_fake - 0.5) < 0.15:
-            reading = "it was unsure about both, so expect middling numbers, not 100% and 0%."
-        elif d_fake >= d_real:
-            reading = "it rated G's pictures as real as real ones or more, so a high number does not mean that a picture looks real."
-        elif d_real - d_fake >= 0.7:
-            reading = (
-                "it still told them apart with confidence, so expect high numbers for real pictures and low ones for G's, "
-                "even where G's picture looks right to you."
-            )
-        else:
-            reading = "it told them apart only partly, so expect real pictures to score higher than G's on average, with much overlap."
-        entries = f"its last {len(ended)} log entries" if len(ended) > 1 else "its last log entry"
-        return f"{note} When training ended ({entries}), D gave real pictures {d_real:.0%} on average and G's {d_fake:.0%}: {reading}"
+        """How to read D's verdict for this model: see :func:`verdict_note`."""
+        return verdict_note(self.get(model))
 
     def view(self, model) -> ModelView:
         """What the page shows of ``model`` beside the pictures (one source for first page and model switch)."""
@@ -680,6 +656,64 @@ class Explorer:
         state = state.fit(self.num_directions(state.model))
         self.state_latent(state)
         return state
+
+
+def verdict_note(pipeline: GanPipeline) -> str:
+    """How to read D's verdict for this model: from D's verdicts one picture at a time, measured when it was exported
+    (run.json's ``verdicts``), and from how its training ended (the last 10 entries of its train_log.jsonl)."""
+    if pipeline.discriminator is None:
+        return "This model shipped no discriminator, so there is no verdict to show."
+    note = "D's verdict is its probability that the picture is real; 50% means it cannot tell."
+    ended = [
+        r for r in pipeline.log[-10:] if all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) for k in ("d_real", "d_fake"))
+    ]
+    trained = None
+    if ended:
+        d_real = sum(r["d_real"] for r in ended) / len(ended)
+        d_fake = sum(r["d_fake"] for r in ended) / len(ended)
+        entries = f"its last {len(ended)} log entries" if len(ended) > 1 else "its last log entry"
+        trained = (d_real, d_fake, entries)
+    verdicts = pipeline.manifest.verdicts if pipeline.manifest is not None else None
+    if verdicts is None:
+        if trained is None:
+            return note
+        d_real, d_fake, entries = trained
+        return f"{note} When training ended ({entries}), D gave real pictures {d_real:.0%} on average and G's {d_fake:.0%}: {_training_reading(d_real, d_fake)}"
+    real, generated, ranked = verdicts["real"], verdicts["generated"], verdicts["ranked"]
+    if generated >= real or ranked <= 0.55:
+        reading = "it cannot tell G's pictures from real ones, so a high number does not mean that a picture looks real."
+    elif ranked >= 0.95:
+        reading = (
+            "it tells them apart with confidence, so expect high numbers for real pictures and low ones for G's, "
+            "even where G's picture looks right to you."
+        )
+    else:
+        reading = "it tells them apart only partly, so expect real pictures to score higher than G's on average, with much overlap."
+    note = (
+        f"{note} Judging one picture at a time, this D gives real {verdicts.get('pictures', 'training')} pictures {real:.0%} on average "
+        f"and G's {generated:.0%}, and rates the real one higher in {ranked:.0%} of pairs: {reading}"
+    )
+    if trained is not None:
+        d_real, d_fake, entries = trained
+        note += (
+            f" In training it judged whole batches, all real or all G's, and when training ended ({entries}) gave real batches "
+            f"{d_real:.0%} and G's {d_fake:.0%}: BatchNorm let it compare the pictures within a batch, which it cannot do with one picture."
+        )
+    return note
+
+
+def _training_reading(d_real: float, d_fake: float) -> str:
+    """What D's mean outputs on real and G's batches when training ended say about its verdict."""
+    if abs(d_real - 0.5) < 0.15 and abs(d_fake - 0.5) < 0.15:
+        return "it was unsure about both, so expect middling numbers, not 100% and 0%."
+    if d_fake >= d_real:
+        return "it rated G's pictures as real as real ones or more, so a high number does not mean that a picture looks real."
+    if d_real - d_fake >= 0.7:
+        return (
+            "it still told them apart with confidence, so expect high numbers for real pictures and low ones for G's, "
+            "even where G's picture looks right to you."
+        )
+    return "it told them apart only partly, so expect real pictures to score higher than G's on average, with much overlap."
 
 
 def page_call(fn, args) -> dict:

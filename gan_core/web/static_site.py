@@ -35,7 +35,7 @@ import gan_core
 from gan_core.core.checks import check_count, shown
 from gan_core.core.models import REPO_URL
 from gan_core.core.onnx_export import ONNX_NAME, choose_fp16_weights, export_onnx
-from gan_core.explorer.explorer import MAX_KEYFRAMES
+from gan_core.explorer.explorer import MAX_KEYFRAMES, verdict_note
 from gan_core.explorer.state import DIRECTION_LIMIT, NUM_DIRECTIONS, PSI_RANGE
 from gan_core.pipeline import GanPipeline
 from gan_core.web import runtime as web_runtime
@@ -136,6 +136,7 @@ def site_config(pipeline: GanPipeline, num_seeds: int, commit: str | None = None
         "seeds": SEEDS_FILE,
         "generator": PART_FILES["generator"],
         "discriminator": PART_FILES["discriminator"] if pipeline.discriminator is not None else None,
+        "verdictNote": verdict_note(pipeline) if pipeline.discriminator is not None else None,  # how to read D's verdict
         # float32 values as exact decimals: Float32Array.from() in the page gives back the same bits.
         "directions": directions[:count].tolist(),
         "strengths": strengths[:count].tolist(),

@@ -284,6 +284,10 @@ function describe(config) {
   $('about').textContent = `A generator ${trained}${judge}, running in your browser with onnxruntime-web: no server, nothing sent anywhere.`;
   const made = config.ganCore.commit ? `gan_core ${config.ganCore.version}, commit ${config.ganCore.commit}` : `gan_core ${config.ganCore.version}`;
   $('footer').textContent = `${config.channels}×${config.imageSize}×${config.imageSize} pictures from ${config.latentDim}-dimensional ${config.noise} noise · seeds 0–${config.numSeeds - 1} · built with ${made}.`;
+  if (config.verdictNote) {
+    $('verdict-note').textContent = config.verdictNote;
+    $('verdict-note').hidden = false;
+  }
   if (config.timeline) {
     const details = $('timeline');
     details.hidden = false;
