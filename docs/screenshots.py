@@ -52,7 +52,7 @@ def show_tab(page, label: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", default=[], help="model folder (repeatable; default: every weights/*/)")
-    parser.add_argument("--state", default="?model=mnist&seed=7&psi=1&amounts=3,0,-2,0,0,0,0,0", help="the Explore state shown, as a link's query")
+    parser.add_argument("--state", default="?model=mnist&seed=0&psi=1&amounts=3,0,-2,0,0,0,0,0", help="the Explore state shown, as a link's query")
     parser.add_argument("--all", action="store_true", help="every tab at desktop and phone size, named <size>-<tab>.png")
     parser.add_argument("--out-dir", default=str(ROOT / "docs"))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
