@@ -12,6 +12,8 @@ NOTE = (
     "GAN training is a two-player game, min_G max_D E[log D(x)] + E[log(1 − D(G(z)))]. "
     "**Loss_D** falls when D separates real from fake; **Loss_G** falls when G fools D. "
     "Neither should win: at the game's equilibrium D(x) = D(G(z)) = 0.5 because D can no longer tell; in practice the curves hover apart without collapsing. "
+    "D's mean outputs are over whole batches, all real or all G's, as D judged them while training; Explore's verdict "
+    "judges one picture at a time, which is harder (the note under it gives both). "
     "The scrubber shows the same fixed z after each epoch: shapes first, then strokes and texture."
 )
 
