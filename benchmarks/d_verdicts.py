@@ -12,19 +12,17 @@ a folder's own pictures) and on G's (fresh z) under:
 
 "ranked" is the share of (real, G's) pairs where D rates the real picture higher (0.5: it cannot tell).
 
-    python benchmarks/d_verdicts.py [--model weights/mnist ...] [--data-dir data] [--json benchmarks/results/d_verdicts.json]
+    python benchmarks/d_verdicts.py [--model weights/mnist ...] [--data-dir data] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, header, write_result
 
 import torch
 
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", default=None, help=f"model folder (repeatable; default {', '.join(MODELS)})")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--count", type=int, default=1000, help="real pictures and G's pictures each (default %(default)s)")
-    parser.add_argument("--json")
+    parser.add_argument("--json", help="result JSON (default benchmarks/results/d_verdicts.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     reports = [compare(ROOT / model if not Path(model).is_absolute() else Path(model), args.data_dir, args.count) for model in args.model or MODELS]
@@ -89,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for report in reports:
         for name, r in report["rows"].items():
             print(f"| {report['model']} | {name} | {r['real']:.1%} | {r['generated']:.1%} | {r['ranked']:.1%} |")
-    if args.json:
-        out = {"benchmark": "d_verdicts", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "python benchmarks/d_verdicts.py " + " ".join(sys.argv[1:] if argv is None else argv), "results": reports}
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {write_result({**header('d_verdicts', 'd_verdicts.py', argv), 'results': reports}, args.json, 'd_verdicts.json')}")
     return 0
 
 
