@@ -9,7 +9,7 @@ over batches like the ones it met in training:
   training D judged a batch of real pictures and a batch of G's apart, and BatchNorm let it compare the
   pictures within each batch; the running statistics training leaves behind average over real and fake
   batches, dominated by the last few, and put its verdict on an arbitrary scale (the MNIST D gave real test
-  digits 17% on average and G's pictures 3%). With real pictures' statistics D judges any one picture as it
+  digits 18% on average and G's pictures 2%). With real pictures' statistics D judges any one picture as it
   judged batches of real pictures, so real pictures score about what the training log says D gave them.
 
 :func:`measure_verdicts` then says how well D tells one picture from another, the figures Explore's note and
