@@ -25,7 +25,8 @@ def test_card_states_data_command_steps_metrics_and_the_runs_own_optimiser():
     for expected in ("10k digits", "python -m gan_core.train --dataset mnist", "1234 steps", "| FID | lower | 12.5 | 0.1 |",
                      "`latent_dim`: 100", "Adam (lr 0.001, betas (0.3, 0.9))", "Measured on 64 samples."):
         assert expected in card
-    assert "Not measured yet" in render_card(manifest(), "discriminator", {})
+    assert "Not measured yet" in render_card(manifest(), "generator", {})
+    assert "measured in the generator's card" in render_card(manifest(), "discriminator", {})
 
 
 def test_manifest_round_trips_and_damage_is_named(tmp_path):

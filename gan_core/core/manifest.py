@@ -126,6 +126,8 @@ def render_card(manifest: RunManifest, part: str, config: dict) -> str:
         header, *rows = evaluation["rows"]
         table = "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
         metrics_md = f"{evaluation['summary']}\n\n{table}\n\n```\n{evaluation['command']}\n```\n({evaluation['date']})"
+    elif part == "discriminator":
+        metrics_md = "The quality of the generator's pictures is measured in the generator's card (`../generator/README.md`)."
     else:
         metrics_md = "Not measured yet: `python -m gan_core.evaluate MODEL_DIR --write-card` measures it and writes it here."
     notes = f"\n{manifest.notes.strip()}\n" if manifest.notes.strip() else ""
