@@ -41,7 +41,7 @@ class RunManifest:
     notes: str = ""  # free Markdown for the card (how the run was split, what was watched)
     evaluation: dict | None = None  # {"summary", "rows": [[metric, better, generated, floor], ...], "command", "date"}
     # D's verdicts one picture at a time (gan_core.training.calibration.measure_verdicts): {"real", "generated", "ranked",
-    # "count", "pictures": "training" or "test"}; None for a run exported before D's BatchNorm was calibrated.
+    # "count", "pictures": "training" or "test", "batches"}; None for a run exported before D's BatchNorm was calibrated.
     verdicts: dict | None = None
     format: int = FORMAT
 
