@@ -59,6 +59,19 @@ def estimate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.
     return model.eval()
 
 
+def recalibrate_batchnorm(
+    generator: Generator, num_batches: int, batch_size: int, noise: str, seed: int, device: torch.device
+) -> Generator:
+    """Re-estimate G's BatchNorm running statistics as exact averages over fresh noise batches.
+
+    Returns ``generator`` in eval mode. With num_batches = 0 it is left unchanged.
+    """
+    if num_batches == 0:
+        return generator.eval()
+    rng = torch.Generator(device=device).manual_seed(seed)
+    return estimate_batchnorm(generator, (sample_noise(batch_size, generator.latent_dim, rng, noise, device) for _ in range(num_batches)))
+
+
 def _order(count: int, seed: int, device: torch.device) -> torch.Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed)).to(device)
 
@@ -141,8 +154,10 @@ def calibrate_model_folder(model_dir: str | os.PathLike, data_dir: str | os.Path
     verdicts = measure_verdicts(generator, discriminator, judged, count=count, noise=manifest.setting("model", "noise", "normal"), seed=seed)
     verdicts = {**verdicts, "pictures": "test" if held_out else "training", "batches": batches}
     hub.save_model(discriminator, files.discriminator)
-    for part, folder in (("generator", files.generator), ("discriminator", files.discriminator)):
-        part_manifest = dataclasses.replace(read_manifest(folder) or manifest, verdicts=verdicts)
+    # D's run.json is the generator's copy, unless it was edited apart.
+    parts = (("generator", files.generator, manifest), ("discriminator", files.discriminator, read_manifest(files.discriminator) or manifest))
+    for part, folder, recorded in parts:
+        part_manifest = dataclasses.replace(recorded, verdicts=verdicts)
         write_manifest(folder, part_manifest)
         config = json.loads((folder / hub.CONFIG_NAME).read_text())
         (folder / hub.CARD_NAME).write_text(render_card(part_manifest, part, config))

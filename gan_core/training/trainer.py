@@ -33,7 +33,7 @@ from gan_core.core.models import Discriminator, Generator
 from gan_core.core.onnx_export import export_model
 from gan_core.pipeline import GanPipeline
 from gan_core.training.augment import diff_augment
-from gan_core.training.calibration import calibrate_discriminator, estimate_batchnorm, measure_verdicts
+from gan_core.training.calibration import calibrate_discriminator, measure_verdicts, recalibrate_batchnorm
 from gan_core.training.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
@@ -155,19 +155,6 @@ class EMA:
         ema_params = list(self.model.parameters())
         live_params = list(model.parameters())
         torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
-
-
-def recalibrate_batchnorm(
-    generator: Generator, num_batches: int, batch_size: int, noise: str, seed: int, device: torch.device
-) -> Generator:
-    """Re-estimate G's BatchNorm running statistics as exact averages over fresh noise batches.
-
-    Returns ``generator`` in eval mode. With num_batches = 0 it is left unchanged.
-    """
-    if num_batches == 0:
-        return generator.eval()
-    rng = torch.Generator(device=device).manual_seed(seed)
-    return estimate_batchnorm(generator, (sample_noise(batch_size, generator.latent_dim, rng, noise, device) for _ in range(num_batches)))
 
 
 def load_training_data(config: TrainConfig, world: Distributed | None = None) -> ImageData:
